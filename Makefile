@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench simulate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: start embedded Redis (unless REDIS_URL is set), then web + worker from the Procfile
+run: $(STAMP)
+	$(PY) -m gateway up
+
+## simulate: talk to a running `make run` as a customer and as an agent
+simulate: $(STAMP)
+	$(PY) -m gateway simulate
+
+## test: the whole suite (starts its own Redis server and local Twilio/Slack fakes)
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## bench: inbound webhook throughput vs a bare aiohttp ceiling, Redis commands per message
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

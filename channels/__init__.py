@@ -1,0 +1,1 @@
+"""Adapters to the outside world. They translate; they decide nothing."""

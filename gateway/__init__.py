@@ -1,0 +1,1 @@
+"""The process: aiohttp app, settings, HTTP routes, CLI and the embedded Redis launcher."""

@@ -1,0 +1,96 @@
+"""Process settings from environment variables.
+
+Secrets and URLs live in the environment, never in the YAML config, so the same config file
+can be committed and shared. With no Twilio and no Slack credentials the service runs in
+*sandbox mode*: it serves local stand-ins for both APIs and points the official SDKs at them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SANDBOX_TWILIO_SID = "AC" + "0" * 32
+SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token"
+SANDBOX_SLACK_TOKEN = "xoxb-sandbox-token"
+SANDBOX_SLACK_SECRET = "sandbox-slack-signing-secret"
+
+
+class Settings(BaseSettings):
+    """Everything a process needs besides the YAML config."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    gateway_config: str = Field("examples/relaydesk.yaml", description="path of the YAML config")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = Field(
+        "", description="public base URL Twilio and Slack call; signatures are checked against it"
+    )
+
+    redis_url: str = "redis://127.0.0.1:6390/0"
+    rq_redis_url: str = Field("", description="RQ's own Redis (RQ does not support Cluster)")
+    redis_namespace: str = "rd"
+    rq_queue: str = "relaydesk"
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_api_base: str = "https://slack.com/api/"
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "info"
+    log_bodies: bool = False
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> Settings:
+        twilio = [self.twilio_account_sid, self.twilio_auth_token]
+        slack = [self.slack_bot_token, self.slack_signing_secret]
+        if any(twilio + slack) and not all(twilio + slack):
+            missing = [
+                name
+                for name, value in (
+                    ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                    ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                    ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                    ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+                )
+                if not value
+            ]
+            raise ValueError(
+                "set all of the Twilio and Slack credentials, or none for sandbox mode; missing: "
+                + ", ".join(missing)
+            )
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        if not self.rq_redis_url:
+            self.rq_redis_url = self.redis_url
+        if self.sandbox:
+            self.twilio_account_sid = SANDBOX_TWILIO_SID
+            self.twilio_auth_token = SANDBOX_TWILIO_TOKEN
+            self.slack_bot_token = SANDBOX_SLACK_TOKEN
+            self.slack_signing_secret = SANDBOX_SLACK_SECRET
+            self.twilio_api_base = f"{self.local_url}/sandbox/twilio"
+            self.slack_api_base = f"{self.local_url}/sandbox/slack/api/"
+        return self
+
+    @cached_property
+    def sandbox(self) -> bool:
+        """No credentials at all: run against the local stand-ins."""
+        return not (self.twilio_account_sid or self.slack_bot_token)
+
+    @property
+    def local_url(self) -> str:
+        """Where this machine reaches the web process (the sandbox lives there)."""
+        return f"http://{self.host}:{self.port}"
+
+    def callback_url(self, path: str) -> str:
+        """A URL Twilio will call back, as Twilio sees it (behind any TLS proxy)."""
+        return f"{self.public_url}{path}"

@@ -1,0 +1,206 @@
+"""The workspace declaration: campaigns, departments and agents, validated at start.
+
+One YAML file describes who serves whom. It is checked completely before the service
+starts, and every problem names the field (``campaigns[0].number``) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import phonenumbers
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+ROLES = ("admin", "supervisor", "agent", "auditor", "marketing")
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or invalid; the message lists every problem."""
+
+
+def e164(number: str) -> str:
+    """Normalize a phone number to E.164, or raise ValueError saying why."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{number!r} is not a phone number in +E.164 form ({exc})") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{number!r} is not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Department(_Strict):
+    id: Slug
+    name: str = ""
+
+
+class Typification(_Strict):
+    name: str = Field(min_length=1)
+    subtypes: tuple[str, ...] = ()
+
+
+class Bot(_Strict):
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str = Field("BOT_SECRET", description="env var holding the HMAC secret")
+
+
+class CampaignOptions(_Strict):
+    attachments: bool = True
+    history_hours: int = Field(24, ge=0, le=24 * 90)
+    reminder_minutes: int = Field(10, ge=1)
+
+
+class Campaign(_Strict):
+    id: Slug
+    name: str = ""
+    channel: Literal["whatsapp", "sms"]
+    number: str
+    entry: bool = Field(False, description="receives new inbound when campaigns share a number")
+    slack_channel: str
+    departments: tuple[Department, ...] = ()
+    default_department: str | None = None
+    typifications: tuple[Typification, ...] = ()
+    bot: Bot | None = None
+    options: CampaignOptions = CampaignOptions()
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        return e164(value)
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _slack_channel(cls, value: str) -> str:
+        if not SLACK_CHANNEL.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (like C0123ABCD)")
+        return value
+
+    @model_validator(mode="after")
+    def _departments(self) -> Campaign:
+        ids = [d.id for d in self.departments]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"department ids repeat: {sorted(i for i in ids if ids.count(i) > 1)}")
+        if self.default_department and self.default_department not in ids:
+            raise ValueError(
+                f"default_department {self.default_department!r} is not one of {ids}"
+            )
+        return self
+
+    @property
+    def address(self) -> str:
+        """The Twilio address of this campaign's number (``whatsapp:+1...`` or ``+1...``)."""
+        return f"whatsapp:{self.number}" if self.channel == "whatsapp" else self.number
+
+
+class Agent(_Strict):
+    id: Slug
+    name: str = ""
+    slack_user: str
+    roles: tuple[Literal["admin", "supervisor", "agent", "auditor", "marketing"], ...] = ("agent",)
+    departments: tuple[str, ...] = Field((), description="campaign/department pairs")
+    capacity: int = Field(5, ge=0, le=1000)
+    presence: Literal["online", "away", "offline"] = Field(
+        "offline", description="presence at first start; later changes live in Redis"
+    )
+
+    @field_validator("slack_user")
+    @classmethod
+    def _slack_user(cls, value: str) -> str:
+        if not SLACK_USER.match(value):
+            raise ValueError(f"{value!r} is not a Slack user id (like U0123ABCD)")
+        return value
+
+
+class Workspace(_Strict):
+    name: str = "Relay Desk"
+    campaigns: tuple[Campaign, ...] = Field(min_length=1)
+    agents: tuple[Agent, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> Workspace:
+        problems: list[str] = []
+        campaigns = {c.id: c for c in self.campaigns}
+        if len(campaigns) != len(self.campaigns):
+            problems.append("campaigns: ids repeat")
+        agents = [a.id for a in self.agents]
+        if len(agents) != len(set(agents)):
+            problems.append("agents: ids repeat")
+        users = [a.slack_user for a in self.agents]
+        if len(users) != len(set(users)):
+            problems.append("agents: two agents share one slack_user")
+        for i, agent in enumerate(self.agents):
+            for ref in agent.departments:
+                campaign_id, _, dept = ref.partition("/")
+                campaign = campaigns.get(campaign_id)
+                if campaign is None or dept not in {d.id for d in campaign.departments}:
+                    problems.append(
+                        f"agents[{i}].departments: {ref!r} is not an existing campaign/department"
+                    )
+        by_address: dict[str, list[Campaign]] = {}
+        for campaign in self.campaigns:
+            by_address.setdefault(campaign.address, []).append(campaign)
+        for address, sharing in by_address.items():
+            if len(sharing) > 1 and sum(c.entry for c in sharing) != 1:
+                problems.append(
+                    f"campaigns {[c.id for c in sharing]} share {address}: "
+                    "mark exactly one of them `entry: true`"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+    def entry_campaign(self, address: str) -> Campaign | None:
+        """The campaign that receives new conversations on a Twilio address."""
+        sharing = [c for c in self.campaigns if c.address == address]
+        return next((c for c in sharing if c.entry), sharing[0] if sharing else None)
+
+    def agent(self, agent_id: str) -> Agent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    def members(self, campaign_id: str, department_id: str) -> list[Agent]:
+        ref = f"{campaign_id}/{department_id}"
+        return [a for a in self.agents if ref in a.departments]
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_config(data: object, source: str = "config") -> Workspace:
+    """Validate already-parsed YAML; raise ConfigError naming each bad field."""
+    try:
+        return Workspace.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {exc.error_count()} problem(s)"]
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {_where(err['loc'])}: {message}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> Workspace:
+    """Read and validate the YAML config file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,87 @@
+"""Redis key names.
+
+Every key of a namespace carries the same hash tag (``rd:{ns}:...``) so that one Lua script
+may touch any of them and still run on Redis Cluster (all keys in one slot). A deployment
+that outgrows one slot runs one namespace per workspace. Scripts receive the prefix and build
+entity keys from it, exactly as the helpers below do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under one namespace."""
+
+    namespace: str = "rd"
+
+    @property
+    def prefix(self) -> str:
+        return f"rd:{{{self.namespace}}}:"
+
+    # singletons
+    @property
+    def seq(self) -> str:
+        return self.prefix + "seq"
+
+    @property
+    def ident(self) -> str:
+        return self.prefix + "ident"
+
+    @property
+    def open(self) -> str:
+        return self.prefix + "open"
+
+    @property
+    def threads(self) -> str:
+        return self.prefix + "threads"
+
+    @property
+    def slack_users(self) -> str:
+        return self.prefix + "slack_users"
+
+    @property
+    def pending(self) -> str:
+        return self.prefix + "pending"
+
+    # entities
+    def contact(self, cid: str) -> str:
+        return f"{self.prefix}contact:{cid}"
+
+    def conv(self, vid: str) -> str:
+        return f"{self.prefix}conv:{vid}"
+
+    def events(self, vid: str) -> str:
+        return f"{self.prefix}conv:{vid}:events"
+
+    def to_slack(self, vid: str) -> str:
+        return f"{self.prefix}conv:{vid}:to_slack"
+
+    def to_twilio(self, vid: str) -> str:
+        return f"{self.prefix}conv:{vid}:to_twilio"
+
+    def msg(self, mid: str) -> str:
+        return f"{self.prefix}msg:{mid}"
+
+    def sid(self, sid: str) -> str:
+        return f"{self.prefix}sid:{sid}"
+
+    def early(self, sid: str) -> str:
+        return f"{self.prefix}early:{sid}"
+
+    def slack_event(self, event_id: str) -> str:
+        return f"{self.prefix}slack_event:{event_id}"
+
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}"
+
+    def dept_members(self, campaign: str, dept: str) -> str:
+        return f"{self.prefix}dept:{campaign}/{dept}:members"
+
+    def dept_queue(self, campaign: str, dept: str) -> str:
+        return f"{self.prefix}dept:{campaign}/{dept}:queue"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"
