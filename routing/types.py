@@ -139,7 +139,8 @@ class Message:
     @classmethod
     def from_hash(cls, h: dict) -> Message:
         d = {_s(k): _s(v) for k, v in h.items()}
-        media = tuple(Media(m["content_type"], m["url"]) for m in json.loads(d.get("media") or "[]"))
+        items = json.loads(d.get("media") or "[]")
+        media = tuple(Media(m["content_type"], m["url"]) for m in items)
         return cls(
             id=d["id"], conv=d["conv"], direction=d["direction"],  # type: ignore[arg-type]
             author=d.get("author", ""), body=d.get("body", ""), media=media,

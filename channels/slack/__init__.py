@@ -1,0 +1,1 @@
+"""Slack: the Bolt app for events, conversation cards, thread replies and status marks."""

@@ -1,0 +1,61 @@
+"""Slack Events through slack-bolt: thread replies become ``AgentReply`` objects.
+
+Bolt verifies the signing secret and ignores the app's own messages. The listener runs
+before the HTTP answer (``process_before_response``) so a reply is stored before Slack gets
+its 200; Slack's retries are deduplicated on ``event_id`` by the handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.slack.render import refusal
+from routing.types import AgentReply, ReplyResult
+
+ReplyHandler = Callable[[AgentReply], Awaitable[ReplyResult]]
+
+# Message subtypes that are not a person writing in a thread.
+IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join",
+                    "channel_leave", "thread_broadcast", "message_replied"}
+
+
+def to_agent_reply(body: dict[str, Any]) -> AgentReply | None:
+    """A thread reply by a person, or None for anything else."""
+    event = body.get("event") or {}
+    if event.get("subtype") in IGNORED_SUBTYPES or event.get("bot_id"):
+        return None
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    if not thread_ts or thread_ts == ts or not event.get("user"):
+        return None
+    return AgentReply(
+        event_id=str(body.get("event_id") or f"{event.get('channel')}:{ts}"),
+        slack_channel=str(event.get("channel", "")),
+        thread_ts=str(thread_ts),
+        slack_user=str(event["user"]),
+        text=str(event.get("text") or ""),
+        ts=str(ts),
+    )
+
+
+def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHandler) -> AsyncApp:
+    client = AsyncWebClient(token=token, base_url=api_base)
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
+
+    @app.event("message")
+    async def thread_reply(body: dict[str, Any], client: AsyncWebClient) -> None:
+        reply = to_agent_reply(body)
+        if reply is None:
+            return
+        result = await on_reply(reply)
+        explanation = refusal(result.outcome, result.detail)
+        if explanation:
+            await client.chat_postEphemeral(
+                channel=reply.slack_channel, user=reply.slack_user, thread_ts=reply.thread_ts,
+                text=explanation,
+            )
+
+    return app

@@ -1,0 +1,105 @@
+"""What the agent sees in Slack: the conversation card, customer replies, status marks.
+
+Pure functions from domain objects to Slack payloads, so they are tested without Slack.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from channels.slack.escape import escape
+from routing.types import STATUS_LABELS, Conversation, Media
+
+#: The reaction shown on an agent's message for each status label.
+STATUS_EMOJI = {
+    "pending": "hourglass_flowing_sand",
+    "sent": "heavy_check_mark",
+    "delivered": "ballot_box_with_check",
+    "read": "eyes",
+    "failed": "x",
+}
+
+CHANNEL_NAMES = {"whatsapp": "WhatsApp", "sms": "SMS"}
+HINT = "Reply in this thread to answer the customer."
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, "pending")
+
+
+def _when(stamp: float | None) -> str:
+    if not stamp:
+        return "—"
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
+    return f"<!date^{int(stamp)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def contact_label(name: str, phone: str) -> str:
+    return escape(name) if name else phone
+
+
+def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
+         assignee_name: str) -> dict[str, Any]:
+    """The parent message of a conversation's thread (text + blocks)."""
+    who = contact_label(contact_name, phone)
+    status = conv.status.replace("_", " ")
+    assignee = assignee_name or ("waiting in queue" if conv.status == "queued" else "unassigned")
+    fields = [
+        ("Contact", f"{who}\n{phone}" if contact_name else who),
+        ("Channel", CHANNEL_NAMES.get(conv.channel, conv.channel)),
+        ("Campaign", escape(campaign_name)),
+        ("Status", status),
+        ("Assignee", escape(assignee)),
+        ("Department", conv.department or "—"),
+        ("Assigned", _when(conv.assigned_at)),
+        ("Opened", _when(conv.opened_at)),
+    ]
+    text = f"{who} · {CHANNEL_NAMES.get(conv.channel, conv.channel)} · {status} · {assignee}"
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": f"Conversation {conv.id}"}},
+            {
+                "type": "section",
+                "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+            },
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": HINT}],
+            },
+        ],
+    }
+
+
+def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
+    """A customer message as a thread reply; media become links the agent can open."""
+    lines = [escape(body)] if body else []
+    lines += [f"<{m.url}|{escape(m.content_type)} attachment>" for m in media]
+    text = "\n".join(lines) or "(empty message)"
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        "unfurl_links": False,
+        "unfurl_media": bool(media),
+    }
+
+
+def failure_notice(agent_slack_user: str, reason: str) -> str:
+    return f"<@{agent_slack_user}> :x: your message was not delivered: {escape(reason)}."
+
+
+REFUSALS = {
+    "not_assignee": "This conversation is assigned to {assignee}; your reply was not sent to "
+                    "the customer. Ask them or a supervisor to reassign it to you.",
+    "not_an_agent": "You are not a Relay Desk agent, so your reply was not sent to the customer.",
+    "closed": "This conversation is closed; your reply was not sent.",
+    "window_closed": "More than 24 hours have passed since the customer's last WhatsApp "
+                     "message, so a free-form reply cannot be sent. Send an approved template "
+                     "(active message) to reopen the conversation.",
+}
+
+
+def refusal(outcome: str, assignee: str = "") -> str | None:
+    template = REFUSALS.get(outcome)
+    return template.format(assignee=assignee or "nobody") if template else None

@@ -1,0 +1,1 @@
+"""Twilio: inbound webhook parsing and signatures, outbound sends, status meanings."""

@@ -1,0 +1,31 @@
+"""The official Twilio SDK client, with its API host taken from settings.
+
+Tests and the sandbox point ``TWILIO_API_BASE`` at a local stand-in; in production it stays
+``https://api.twilio.com``. Only the scheme and host are swapped: paths, auth and parameters
+are exactly what the SDK sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+TWILIO_API = "https://api.twilio.com"
+
+
+class RedirectingHttpClient(TwilioHttpClient):
+    def __init__(self, api_base: str, timeout: float = 10.0) -> None:
+        super().__init__(timeout=timeout)
+        self.api_base = api_base.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if url.startswith(TWILIO_API):
+            url = self.api_base + url[len(TWILIO_API):]
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_client(account_sid: str, auth_token: str, api_base: str = TWILIO_API) -> Client:
+    http = None if api_base.rstrip("/") == TWILIO_API else RedirectingHttpClient(api_base)
+    return Client(account_sid, auth_token, http_client=http)

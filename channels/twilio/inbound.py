@@ -1,0 +1,93 @@
+"""Turn Twilio's form-encoded webhooks into domain messages, and check their signatures.
+
+Signatures are checked against the *public* URL Twilio called (``PUBLIC_URL`` + path and
+query), not the URL this process sees, so the check holds behind a TLS-terminating proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from twilio.request_validator import RequestValidator
+
+from routing.config import e164
+from routing.types import InboundMessage, Media
+
+MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+
+
+class BadWebhook(ValueError):
+    """The request is malformed; the message says what is wrong (sent back with a 400)."""
+
+
+def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
+    if not signature:
+        return False
+    return RequestValidator(auth_token).validate(url, dict(params), signature)
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise BadWebhook(f"missing {name}")
+    return value
+
+
+def parse_address(value: str, field: str) -> tuple[str, str]:
+    """``whatsapp:+1...`` or ``+1...`` -> (channel, E.164 phone)."""
+    channel, _, number = value.rpartition(":")
+    if channel not in ("", "whatsapp"):
+        raise BadWebhook(f"{field}: unsupported channel {channel!r} (whatsapp or SMS only)")
+    try:
+        phone = e164(number)
+    except ValueError as exc:
+        raise BadWebhook(f"{field}: {exc}") from None
+    return ("whatsapp" if channel else "sms"), phone
+
+
+def parse_message(form: Mapping[str, str]) -> InboundMessage:
+    """Normalize an incoming-message webhook (WhatsApp or SMS)."""
+    sid = _required(form, "MessageSid")
+    if not sid.startswith(("SM", "MM")) or not sid.isalnum():
+        raise BadWebhook("MessageSid is not a Twilio message SID")
+    channel, phone = parse_address(_required(form, "From"), "From")
+    to_channel, to_phone = parse_address(_required(form, "To"), "To")
+    if channel != to_channel:
+        raise BadWebhook("From and To are on different channels")
+    try:
+        num_media = int(form.get("NumMedia") or 0)
+    except ValueError:
+        raise BadWebhook("NumMedia is not a number") from None
+    if not 0 <= num_media <= MAX_MEDIA:
+        raise BadWebhook(f"NumMedia must be between 0 and {MAX_MEDIA}")
+    media = []
+    for i in range(num_media):
+        url = _required(form, f"MediaUrl{i}")
+        if not url.startswith(("https://", "http://")):
+            raise BadWebhook(f"MediaUrl{i} is not an http(s) URL")
+        media.append(Media(form.get(f"MediaContentType{i}") or "application/octet-stream", url))
+    body = form.get("Body") or ""
+    if not body and not media:
+        raise BadWebhook("a message needs a Body or media")
+    prefix = "whatsapp:" if channel == "whatsapp" else ""
+    return InboundMessage(
+        sid=sid,
+        channel=channel,  # type: ignore[arg-type]
+        phone=phone,
+        customer_addr=prefix + phone,
+        campaign_addr=prefix + to_phone,
+        body=body,
+        media=tuple(media),
+        profile_name=(form.get("ProfileName") or "").strip()[:100],
+    )
+
+
+def parse_status(form: Mapping[str, str]) -> tuple[str, str, str]:
+    """A status callback -> (MessageSid, status, error code)."""
+    sid = _required(form, "MessageSid")
+    status = _required(form, "MessageStatus").lower()
+    known = {"accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered",
+             "failed", "read", "receiving", "received", "canceled", "partially_delivered"}
+    if status not in known:
+        raise BadWebhook(f"MessageStatus {status!r} is not a Twilio message status")
+    return sid, status, (form.get("ErrorCode") or "").strip()

@@ -1,0 +1,134 @@
+"""Command line: ``python -m gateway {up,web,worker,config,simulate}``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from routing.config import ConfigError, Workspace, load_config
+
+
+def _settings():
+    from gateway.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        sys.exit("settings: " + "; ".join(e["msg"].removeprefix("Value error, ")
+                                          for e in exc.errors()))
+
+
+def _workspace(path: str) -> Workspace:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        sys.exit(str(exc))
+
+
+def cmd_web(_: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from gateway.app import create_app
+    from gateway.logs import configure
+
+    settings = _settings()
+    configure(settings.log_format, settings.log_level, settings.log_bodies)
+    app = create_app(settings, _workspace(settings.gateway_config))
+    mode = "sandbox (local Twilio and Slack stand-ins)" if settings.sandbox else "live"
+    print(f"relaydesk web on {settings.local_url} [{mode}]", file=sys.stderr, flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                access_log=None, handle_signals=True)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from gateway.logs import configure
+    from workers.context import Context
+    from workers.main import run
+
+    s = _settings()
+    configure(s.log_format, s.log_level, s.log_bodies)
+    context = Context.build(
+        workspace=_workspace(s.gateway_config), redis_url=s.redis_url,
+        rq_redis_url=s.rq_redis_url, namespace=s.redis_namespace, queue=s.rq_queue,
+        twilio_sid=s.twilio_account_sid, twilio_token=s.twilio_auth_token,
+        twilio_api_base=s.twilio_api_base, slack_token=s.slack_bot_token,
+        slack_api_base=s.slack_api_base, public_url=s.public_url,
+    )
+    print(f"relaydesk worker on queue {s.rq_queue}", file=sys.stderr, flush=True)
+    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst)
+
+
+def cmd_up(_: argparse.Namespace) -> None:
+    """Embedded Redis (unless REDIS_URL is set), then the Procfile's processes via honcho."""
+    from gateway.redis_launcher import EmbeddedRedis
+
+    settings = _settings()
+    _workspace(settings.gateway_config)  # fail fast, before starting anything
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    server = None
+    if "REDIS_URL" not in os.environ:
+        port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
+        server = EmbeddedRedis(Path("var") / "redis", port=port).start()
+        env["REDIS_URL"] = server.url
+        print(f"embedded redis on {server.url} (data in var/redis)", file=sys.stderr)
+    honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", "Procfile"],
+                              env=env)
+    try:
+        honcho.wait()
+    except KeyboardInterrupt:
+        honcho.send_signal(signal.SIGINT)
+        honcho.wait()
+    finally:
+        if server:
+            server.stop()
+
+
+def cmd_config_check(args: argparse.Namespace) -> None:
+    workspace = _workspace(args.file)
+    print(f"{args.file}: ok ({len(workspace.campaigns)} campaigns, "
+          f"{len(workspace.agents)} agents)")
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from gateway.simulate import main
+
+    main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="embedded Redis + web + worker (what `make run` does)").set_defaults(
+        func=cmd_up)
+    sub.add_parser("web", help="the HTTP gateway").set_defaults(func=cmd_web)
+    worker = sub.add_parser("worker", help="the RQ worker")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a YAML config file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_config_check)
+    sim = sub.add_parser("simulate", help="be a customer and an agent against the sandbox")
+    from gateway.simulate import add_arguments
+
+    add_arguments(sim)
+    sim.set_defaults(func=cmd_simulate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

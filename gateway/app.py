@@ -1,0 +1,66 @@
+"""The aiohttp application: wires settings, config, the store, the dispatcher and the routes."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from gateway import slack_routes, twilio_routes
+from gateway.services import SERVICES, Services, error
+from gateway.settings import Settings
+from routing.config import Workspace
+from routing.store import Store
+from workers.dispatch import Dispatcher
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return error(exc.status, exc.reason)
+    except json.JSONDecodeError as exc:
+        return error(400, f"body is not valid JSON: {exc.msg}")
+
+
+async def health(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        await services.store.redis.ping()
+    except redis.RedisError as exc:
+        return error(503, f"redis unreachable: {exc}")
+    return web.json_response({"ok": True, "sandbox": services.settings.sandbox})
+
+
+def create_app(settings: Settings, workspace: Workspace) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json], client_max_size=1024 * 1024)
+    client = aioredis.Redis.from_url(settings.redis_url)
+    services = Services(
+        settings=settings,
+        workspace=workspace,
+        store=Store(client, settings.redis_namespace),
+        dispatcher=Dispatcher(redis.Redis.from_url(settings.rq_redis_url), settings.rq_queue),
+    )
+    app[SERVICES] = services
+
+    async def seed(_: web.Application) -> None:
+        await services.store.seed(workspace)
+
+    async def close(_: web.Application) -> None:
+        await client.aclose()
+
+    app.on_startup.append(seed)
+    app.on_cleanup.append(close)
+    app.router.add_get("/healthz", health)
+    twilio_routes.setup(app)
+    slack_routes.setup(app, services)
+    if settings.sandbox:
+        from gateway.sandbox.mount import mount
+
+        mount(app, settings)
+    return app

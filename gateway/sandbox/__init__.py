@@ -1,0 +1,1 @@
+"""Local stand-ins for Twilio and Slack used by sandbox mode and by the tests."""

@@ -1,0 +1,70 @@
+"""Twilio webhooks: incoming messages and message status callbacks.
+
+Order of checks: signature (403, nothing touched), shape (400 with the reason), campaign
+(404), then one Lua script stores everything; only then does Twilio get its empty TwiML.
+"""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from channels.twilio.inbound import BadWebhook, parse_message, parse_status, signature_valid
+from gateway.services import SERVICES, error
+from routing.types import InboundResult
+
+log = structlog.get_logger("twilio")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+FORM = "application/x-www-form-urlencoded"
+
+
+async def verified_form(request: web.Request) -> dict[str, str]:
+    """The form parameters, if Twilio signed them; raises 400/403 otherwise."""
+    settings = request.app[SERVICES].settings
+    if request.content_type != FORM:
+        raise web.HTTPBadRequest(reason=f"expected {FORM}, got {request.content_type or 'none'}")
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    url = settings.callback_url(request.path_qs)
+    if not signature_valid(settings.twilio_auth_token, url, form,
+                           request.headers.get("X-Twilio-Signature", "")):
+        log.warning("twilio.bad_signature", path=request.path)
+        raise web.HTTPForbidden(reason="invalid or missing X-Twilio-Signature")
+    return form
+
+
+async def incoming(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    form = await verified_form(request)
+    try:
+        msg = parse_message(form)
+    except BadWebhook as exc:
+        return error(400, str(exc))
+    campaign = services.workspace.entry_campaign(msg.campaign_addr)
+    if campaign is None:
+        return error(404, f"no campaign is bound to {msg.campaign_addr}")
+    result = InboundResult.parse(
+        await services.store.inbound(msg, campaign.id, campaign.default_department or "")
+    )
+    log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation_id,
+             message=result.message_id, opened=result.opened, assignee=result.assignee)
+    if result.outcome == "stored":
+        await services.dispatch(f"slack:{result.conversation_id}")
+    return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+
+async def status(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        sid, state, code = parse_status(await verified_form(request))
+    except BadWebhook as exc:
+        return error(400, str(exc))
+    outcome, mid = (x.decode() for x in await services.store.status(sid, state, code))
+    log.info("twilio.status", sid=sid, status=state, outcome=outcome, message=mid)
+    if outcome == "changed":
+        await services.dispatch(f"status:{mid}")
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/twilio/messages", incoming)
+    app.router.add_post("/twilio/status", status)

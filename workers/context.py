@@ -1,0 +1,58 @@
+"""What a worker process needs, built once per process (the worker does not fork per job).
+
+Tests that run jobs in-process install their own context with ``install``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from twilio.rest import Client
+
+from channels.twilio.client import make_client
+from routing.config import Workspace
+from routing.store import Store
+from workers.dispatch import Dispatcher
+
+
+@dataclass
+class Context:
+    workspace: Workspace
+    store: Store
+    twilio: Client
+    slack: WebClient
+    dispatcher: Dispatcher
+    status_callback_url: str
+
+    @classmethod
+    def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
+              queue: str, twilio_sid: str, twilio_token: str, twilio_api_base: str,
+              slack_token: str, slack_api_base: str, public_url: str) -> Context:
+        slack = WebClient(token=slack_token, base_url=slack_api_base, timeout=10)
+        slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+        return cls(
+            workspace=workspace,
+            store=Store(redis.Redis.from_url(redis_url), namespace),
+            twilio=make_client(twilio_sid, twilio_token, twilio_api_base),
+            slack=slack,
+            dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),
+            status_callback_url=f"{public_url}/twilio/status",
+        )
+
+
+_current: Context | None = None
+
+
+def install(context: Context | None) -> None:
+    global _current
+    _current = context
+
+
+def current() -> Context:
+    """The process's context, installed by the entry point before the worker starts."""
+    if _current is None:
+        raise RuntimeError("no worker context: start workers with `python -m gateway worker`")
+    return _current

@@ -1,0 +1,39 @@
+"""Put work on the RQ queue.
+
+Every piece of work is first marked in the store's ``pending`` set by the same Lua script that
+made it necessary; the job is then enqueued here. If a process dies between the two, the
+sweeper finds the mark and enqueues it again, so nothing is lost; jobs are idempotent, so
+nothing is doubled.
+"""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue, Retry
+
+# Backoff for transient failures (Twilio/Slack 429 or 5xx, network): 1 s, 2 s, 5 s, 15 s, 60 s.
+RETRY = Retry(max=5, interval=[1, 2, 5, 15, 60])
+
+JOBS = {
+    "slack": "workers.jobs.relay_to_slack",
+    "twilio": "workers.jobs.send_to_twilio",
+    "status": "workers.jobs.show_status",
+    "card": "workers.jobs.update_card",
+}
+
+
+class Dispatcher:
+    def __init__(self, rq_redis: redis.Redis, queue: str = "relaydesk") -> None:
+        self.queue = Queue(queue, connection=rq_redis)
+
+    def enqueue(self, *members: str) -> None:
+        """Enqueue the jobs for pending entries such as ``slack:v12`` or ``status:m7``,
+        in one round trip."""
+        if not members:
+            return
+        self.queue.enqueue_many([
+            Queue.prepare_data(
+                JOBS[kind], (ident,), retry=RETRY, result_ttl=0, failure_ttl=86400,
+            )
+            for kind, _, ident in (m.partition(":") for m in members)
+        ])

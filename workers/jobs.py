@@ -1,0 +1,166 @@
+"""The RQ jobs. Each is idempotent and safe to run twice; each drains or renders current state.
+
+Outboxes are per conversation and drained under a per-conversation lock, so messages leave in
+the order they were written even with several workers. A transient failure raises, leaving the
+message at the head of its outbox; RQ retries the job with backoff.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from channels.slack import render
+from channels.twilio.send import PermanentSendError, reason, send_message
+from routing.types import Conversation, Message
+from workers.context import Context, current
+
+log = structlog.get_logger("workers")
+
+
+class Busy(Exception):
+    """Another worker holds the conversation's lock for too long; retry later."""
+
+
+@contextmanager
+def locked(ctx: Context, name: str) -> Iterator[None]:
+    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=60, blocking_timeout=10)
+    if not lock.acquire():
+        raise Busy(name)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _conversation(ctx: Context, vid: str) -> Conversation:
+    return Conversation.from_hash(ctx.store.conversation_hash(vid))
+
+
+def _message(ctx: Context, mid: str) -> Message:
+    return Message.from_hash(ctx.store.message_hash(mid))
+
+
+def _card(ctx: Context, conv: Conversation) -> dict:
+    contact = {k.decode(): v.decode() for k, v in ctx.store.contact_hash(conv.contact).items()}
+    campaign = ctx.workspace.campaign(conv.campaign)
+    agent = ctx.workspace.agent(conv.assignee) if conv.assignee else None
+    return render.card(
+        conv, contact.get("name", ""), contact.get("phone", ""),
+        campaign.name or campaign.id if campaign else conv.campaign,
+        (agent.name or agent.id) if agent else "",
+    )
+
+
+def _slack_channel(ctx: Context, conv: Conversation) -> str:
+    campaign = ctx.workspace.campaign(conv.campaign)
+    if campaign is None:
+        raise LookupError(f"conversation {conv.id}: campaign {conv.campaign!r} is not configured")
+    return campaign.slack_channel
+
+
+def relay_to_slack(vid: str) -> None:
+    """Post the conversation's card if it has none, then its queued customer messages."""
+    ctx, started = current(), time.time()
+    keys, r = ctx.store.keys, ctx.store.redis
+    with locked(ctx, f"slack:{vid}"):
+        conv = _conversation(ctx, vid)
+        if not conv.slack_ts:
+            channel = _slack_channel(ctx, conv)
+            posted = ctx.slack.chat_postMessage(channel=channel, **_card(ctx, conv))
+            conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
+            pipe = r.pipeline(transaction=True)
+            pipe.hset(keys.conv(vid), mapping={"slack_channel": conv.slack_channel,
+                                               "slack_ts": conv.slack_ts})
+            pipe.hset(keys.threads, f"{conv.slack_channel}|{conv.slack_ts}", vid)
+            pipe.execute()
+            ctx.store.settle(f"card:{vid}", started)
+            log.info("slack.card_posted", conversation=vid, ts=conv.slack_ts)
+        while (head := r.lindex(keys.to_slack(vid), 0)) is not None:
+            msg = _message(ctx, head.decode())
+            posted = ctx.slack.chat_postMessage(
+                channel=conv.slack_channel, thread_ts=conv.slack_ts,
+                **render.customer_reply(msg.body, msg.media),
+            )
+            pipe = r.pipeline(transaction=True)
+            pipe.hset(keys.msg(msg.id), "slack_ts", posted["ts"])
+            pipe.lpop(keys.to_slack(vid))
+            pipe.execute()
+            log.info("slack.message_relayed", conversation=vid, message=msg.id)
+    ctx.store.settle(f"slack:{vid}", started)
+
+
+def send_to_twilio(vid: str) -> None:
+    """Send the conversation's queued agent messages to the customer, in order."""
+    ctx, started = current(), time.time()
+    r = ctx.store.redis
+    with locked(ctx, f"twilio:{vid}"):
+        conv = _conversation(ctx, vid)
+        while (head := r.lindex(ctx.store.keys.to_twilio(vid), 0)) is not None:
+            msg = _message(ctx, head.decode())
+            try:
+                sid, status = send_message(
+                    ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
+                    media_urls=[m.url for m in msg.media],
+                    status_callback=ctx.status_callback_url,
+                )
+                ctx.store.sent(msg.id, vid, sid, status)
+                log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)
+            except PermanentSendError as exc:
+                ctx.store.sent(msg.id, vid, "", "failed", exc.code)
+                r.hset(ctx.store.keys.msg(msg.id), "failure_reason", exc.reason)
+                log.warning("twilio.failed", conversation=vid, message=msg.id, code=exc.code)
+            ctx.dispatcher.enqueue(f"status:{msg.id}")
+    ctx.store.settle(f"twilio:{vid}", started)
+
+
+def _react(ctx: Context, method: str, msg: Message, name: str, ok_errors: set[str]) -> None:
+    try:
+        getattr(ctx.slack, method)(channel=msg.slack_channel, timestamp=msg.slack_ts, name=name)
+    except SlackApiError as exc:
+        if exc.response.get("error") not in ok_errors:
+            raise
+
+
+def show_status(mid: str) -> None:
+    """Show an agent message's delivery status on it in Slack (a reaction), and explain a
+    failure in the thread."""
+    ctx, started = current(), time.time()
+    r, keys = ctx.store.redis, ctx.store.keys
+    with locked(ctx, f"status:{mid}"):
+        msg = _message(ctx, mid)
+        if msg.direction == "out" and msg.slack_ts:
+            label = render.status_label(msg.status)
+            if label != msg.shown_status:
+                _react(ctx, "reactions_add", msg, render.STATUS_EMOJI[label], {"already_reacted"})
+                if msg.shown_status:
+                    _react(ctx, "reactions_remove", msg, render.STATUS_EMOJI[msg.shown_status],
+                           {"no_reaction"})
+                r.hset(keys.msg(mid), "shown_status", label)
+            if label == "failed" and r.hsetnx(keys.msg(mid), "failure_notified", 1):
+                conv = _conversation(ctx, msg.conv)
+                agent = ctx.workspace.agent(msg.author)
+                why = (r.hget(keys.msg(mid), "failure_reason") or b"").decode()
+                ctx.slack.chat_postMessage(
+                    channel=msg.slack_channel, thread_ts=conv.slack_ts,
+                    text=render.failure_notice(
+                        agent.slack_user if agent else msg.author,
+                        why or reason(msg.error_code),
+                    ),
+                )
+    ctx.store.settle(f"status:{mid}", started)
+
+
+def update_card(vid: str) -> None:
+    """Re-render a conversation's card after its state changed."""
+    ctx, started = current(), time.time()
+    with locked(ctx, f"slack:{vid}"):
+        conv = _conversation(ctx, vid)
+        if conv.slack_ts:  # no card yet: relay_to_slack posts it with the current state
+            ctx.slack.chat_update(channel=conv.slack_channel, ts=conv.slack_ts,
+                                  **_card(ctx, conv))
+    ctx.store.settle(f"card:{vid}", started)
