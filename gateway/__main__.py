@@ -9,19 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from gateway.settings import load_settings
 from routing.config import ConfigError, Workspace, load_config
-
-
-def _settings():
-    from gateway.settings import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        sys.exit("settings: " + "; ".join(e["msg"].removeprefix("Value error, ")
-                                          for e in exc.errors()))
 
 
 def _workspace(path: str) -> Workspace:
@@ -37,7 +26,7 @@ def cmd_web(_: argparse.Namespace) -> None:
     from gateway.app import create_app
     from gateway.logs import configure
 
-    settings = _settings()
+    settings = load_settings()
     configure(settings.log_format, settings.log_level, settings.log_bodies)
     app = create_app(settings, _workspace(settings.gateway_config))
     mode = "sandbox (local Twilio and Slack stand-ins)" if settings.sandbox else "live"
@@ -51,7 +40,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from workers.context import Context
     from workers.main import run
 
-    s = _settings()
+    s = load_settings()
     configure(s.log_format, s.log_level, s.log_bodies)
     context = Context.build(
         workspace=_workspace(s.gateway_config), redis_url=s.redis_url,
@@ -68,17 +57,19 @@ def cmd_up(_: argparse.Namespace) -> None:
     """Embedded Redis (unless REDIS_URL is set), then the Procfile's processes via honcho."""
     from gateway.redis_launcher import EmbeddedRedis
 
-    settings = _settings()
+    settings = load_settings()
     _workspace(settings.gateway_config)  # fail fast, before starting anything
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["WEB_PORT"] = str(settings.port)  # honcho gives each process its own PORT
     server = None
     if "REDIS_URL" not in os.environ:
         port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
-        server = EmbeddedRedis(Path("var") / "redis", port=port).start()
+        data = Path(os.environ.get("RELAYDESK_VAR", "var")) / "redis"
+        server = EmbeddedRedis(data, port=port).start()
         env["REDIS_URL"] = server.url
-        print(f"embedded redis on {server.url} (data in var/redis)", file=sys.stderr)
+        print(f"embedded redis on {server.url} (data in {data})", file=sys.stderr)
     honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", "Procfile"],
                               env=env)
     try:

@@ -7,10 +7,11 @@ can be committed and shared. With no Twilio and no Slack credentials the service
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SANDBOX_TWILIO_SID = "AC" + "0" * 32
@@ -26,7 +27,8 @@ class Settings(BaseSettings):
 
     gateway_config: str = Field("examples/relaydesk.yaml", description="path of the YAML config")
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(8080, validation_alias=AliasChoices("WEB_PORT", "PORT", "port"),
+                      description="WEB_PORT wins over PORT, which honcho sets per process")
     public_url: str = Field(
         "", description="public base URL Twilio and Slack call; signatures are checked against it"
     )
@@ -94,3 +96,12 @@ class Settings(BaseSettings):
     def callback_url(self, path: str) -> str:
         """A URL Twilio will call back, as Twilio sees it (behind any TLS proxy)."""
         return f"{self.public_url}{path}"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or exit with what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        sys.exit(f"settings: {problems}")
