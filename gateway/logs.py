@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-PHONE = re.compile(r"(?<![\w])(\+?)(\d{1,3})(\d{3,})(\d{4})(?!\d)")
+PHONE = re.compile(r"(?<![\w])(\+?)(\d{2})(\d{3,})(\d{4})(?!\d)")
 BODY_KEYS = {"body", "text", "message_body"}
 
 

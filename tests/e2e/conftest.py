@@ -97,7 +97,7 @@ def e2e_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedi
 @pytest.fixture
 async def stack(e2e_redis: EmbeddedRedis, namespace: str) -> AsyncIterator[Stack]:
     twilio, slack = FakeTwilio(TWILIO_SID, TWILIO_TOKEN), FakeSlack(SLACK_TOKEN)
-    servers = [TestServer(twilio.app(), host="127.0.0.1"), TestServer(slack.app(), host="127.0.0.1")]
+    servers = [TestServer(fake.app(), host="127.0.0.1") for fake in (twilio, slack)]
     for server in servers:
         await server.start_server()
     port = free_port()

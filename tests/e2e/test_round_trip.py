@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.redis_launcher import free_port
+from gateway.sandbox.fake_slack import FakeSlack
 from tests.e2e.conftest import Stack, clean_env, stop, wait_healthy
 from tests.signing import sms_form, thread_reply_event, whatsapp_form
 
@@ -33,7 +34,7 @@ async def test_customer_to_slack_to_customer_with_status(
     assert await stack.post_twilio(form) == 200
     assert await stack.post_twilio(form) == 200  # Twilio's retry of the same MessageSid
 
-    def thread_started(s) -> dict | None:  # noqa: ANN001
+    def thread_started(s: FakeSlack) -> dict | None:
         parents = [m for (ch, _), m in s.messages.items() if ch == channel and not m["thread_ts"]]
         return parents[0] if parents and s.thread(channel, parents[0]["ts"]) else None
 
