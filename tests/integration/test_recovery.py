@@ -1,0 +1,57 @@
+"""Nothing lost: work stored but never enqueued is found by the sweeper; signatures hold
+behind a TLS proxy; cards follow the conversation's state."""
+
+from __future__ import annotations
+
+import asyncio
+
+from routing.types import InboundResult
+from tests.integration.conftest import System
+from tests.signing import whatsapp_form
+from workers.context import current
+from workers.jobs import update_card
+from workers.sweeper import sweep_once
+
+
+async def test_sweeper_enqueues_work_whose_job_was_lost(system: System) -> None:
+    """As if the gateway died right after the Lua script and before the RQ enqueue."""
+    from channels.twilio.inbound import parse_message
+
+    msg = parse_message(whatsapp_form("SM" + "a" * 32, "¿alguien?"))
+    stored = InboundResult.parse(system.store.inbound(msg, "support-wa", "general"))
+    assert system.queue.count == 0
+    assert sweep_once(system.store, current().dispatcher, grace=30) == []  # too fresh
+    requeued = sweep_once(system.store, current().dispatcher, grace=0)
+    vid = stored.conversation_id
+    assert sorted(requeued) == [f"card:{vid}", f"slack:{vid}"]
+    await system.drain()
+    texts = [m["text"] for m in system.slack.messages.values() if m.get("thread_ts")]
+    assert texts == ["¿alguien?"]
+    assert system.store.redis.zcard(system.store.keys.pending) == 0  # settled: nothing to redo
+
+
+async def test_signature_checked_against_public_url_behind_tls_proxy(system: System) -> None:
+    local_url = system.settings.public_url
+    system.settings.public_url = "https://desk.example.test"  # what Twilio calls
+    form = whatsapp_form("SM" + "b" * 32, "hola")
+    from tests.integration.conftest import TWILIO_TOKEN
+    from tests.signing import twilio_signature
+
+    signed_for_local = twilio_signature(TWILIO_TOKEN, local_url + "/twilio/messages", form)
+    assert (await system.post_twilio("/twilio/messages", form, signature=signed_for_local)
+            ).status == 403
+    assert (await system.post_twilio("/twilio/messages", form)).status == 200
+
+
+async def test_card_is_updated_when_the_conversation_changes(system: System) -> None:
+    assert (await system.post_twilio("/twilio/messages",
+                                     whatsapp_form("SM" + "c" * 32, "hola"))).status == 200
+    await system.drain()
+    [(key, card)] = [(k, m) for k, m in system.slack.messages.items() if not m.get("thread_ts")]
+    vid = system.store.redis.hget(system.store.keys.threads, f"{key[0]}|{key[1]}").decode()
+    system.store.redis.hset(system.store.keys.conv(vid), mapping={"status": "queued",
+                                                                  "assignee": ""})
+    await asyncio.to_thread(update_card, vid)
+    updated = system.slack.messages[key]
+    assert "waiting in queue" in updated["text"] and "Ana Ruiz" not in updated["text"]
+    assert card["ts"] == updated["ts"]
