@@ -25,6 +25,7 @@ from tests.signing import twilio_signature, whatsapp_form
 PATH = "/twilio/messages"
 WHATSAPP_SENDER = "whatsapp:+14155238886"  # support-wa in examples/relaydesk.yaml
 REQUEST_TIMEOUT = 10.0
+CUSTOMERS = 200
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,12 @@ class Phase:
 
     @property
     def rps(self) -> float:
-        return self.sent / self.elapsed if self.elapsed else 0.0
+        """Successful (200) responses per second."""
+        return self.ok / self.elapsed if self.elapsed else 0.0
 
-    def percentiles_ms(self) -> dict[str, float]:
+    def percentiles_ms(self) -> dict[str, float | None]:
         if len(self.latencies) < 2:
-            value = self.latencies[0] * 1000 if self.latencies else float("nan")
+            value = self.latencies[0] * 1000 if self.latencies else None
             return {"p50": value, "p95": value, "p99": value}
         cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
         return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000}
@@ -71,7 +73,7 @@ def customer_phones(count: int) -> list[str]:
 
 
 def build_webhooks(count: int, public_url: str, auth_token: str,
-                   customers: int = 200) -> list[Webhook]:
+                   customers: int = CUSTOMERS) -> list[Webhook]:
     """``count`` signed inbound WhatsApp webhooks, round-robin over ``customers`` phones."""
     phones = customer_phones(customers)
     url = public_url.rstrip("/") + PATH

@@ -77,6 +77,21 @@ class Keys:
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}"
 
+    def agent_depts(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:depts"
+
+    def inbox(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:inbox"
+
+    def unassigned(self, campaign: str) -> str:
+        return f"{self.prefix}unassigned:{campaign}"
+
+    def to_bot(self, vid: str) -> str:
+        return f"{self.prefix}conv:{vid}:to_bot"
+
+    def tokens(self) -> str:
+        return f"{self.prefix}tokens"
+
     def dept_members(self, campaign: str, dept: str) -> str:
         return f"{self.prefix}dept:{campaign}/{dept}:members"
 

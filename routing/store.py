@@ -28,7 +28,8 @@ def script_source(name: str) -> str:
     return (lua / "lib.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
 
 
-SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle")
+SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
+           "exclusive", "dry_run", "handoff", "outbound")
 
 
 class Store:
@@ -48,12 +49,13 @@ class Store:
     # -- writes ---------------------------------------------------------------------------
 
     def inbound(self, msg: InboundMessage, campaign: str, default_department: str,
-                now: float | None = None) -> Any:
-        """Store a customer message; raw result for ``InboundResult.parse``."""
+                has_bot: bool = False, now: float | None = None) -> Any:
+        """Store a customer message, routing a new conversation; raw for
+        ``InboundResult.parse``."""
         return self._run(
             "inbound", msg.sid, msg.phone, msg.customer_addr, msg.campaign_addr, msg.channel,
             campaign, msg.body, msg.media_json(), msg.profile_name, default_department, SID_TTL,
-            now=now,
+            "yes" if has_bot else "no", now=now,
         )
 
     def agent_reply(self, reply: AgentReply, now: float | None = None) -> Any:
@@ -75,6 +77,46 @@ class Store:
         """Clear a pending entry once its work is done (see settle.lua)."""
         return self._run("settle", member, repr(started_at))
 
+    def set_presence(self, agent: str, presence: str, actor: str,
+                     now: float | None = None) -> Any:
+        """Returns [previous presence, conversations assigned as a result]."""
+        return self._run("presence", agent, "presence", presence, actor, now=now)
+
+    def set_capacity(self, agent: str, capacity: int, actor: str) -> Any:
+        return self._run("presence", agent, "capacity", capacity, actor)
+
+    def close(self, vid: str, actor: str, typification: str = "", subtypification: str = "",
+              note: str = "", now: float | None = None) -> Any:
+        """Returns [outcome, conversations assigned to the freed agent]."""
+        return self._run("close", vid, actor, typification, subtypification, note, now=now)
+
+    def set_owner(self, refs: list[str], owner_type: str, owner_id: str, actor: str) -> Any:
+        """Owner of many contacts (ids or E.164 phones) at once; returns contact ids ('' for an
+        unknown id). ``owner_type`` '' means unassigned."""
+        return self._run("owner", actor, owner_type, owner_id, *refs)
+
+    def set_exclusive(self, ref: str, campaign: str, agent: str, actor: str) -> Any:
+        """Set ('' removes) the exclusive agent; returns the contact id or ''."""
+        return self._run("exclusive", actor, ref, campaign, agent)
+
+    def dry_run(self, ref: str, campaign: str, default_department: str, has_bot: bool) -> Any:
+        """[rule, action, target, reason, skipped, contact id] without changing anything."""
+        return self._run("dry_run", ref, campaign, default_department,
+                         "yes" if has_bot else "no")
+
+    def handoff(self, vid: str, idem_key: str, target_type: str, target_id: str,
+                default_department: str, escalation: str, note: str, actor: str) -> Any:
+        """[outcome, status, assignee]; outcome handed_off | not_bot | not_found."""
+        return self._run("handoff", vid, idem_key, target_type, target_id, default_department,
+                         escalation, note, actor)
+
+    def outbound(self, vid: str, author: str, text: str, idem_key: str = "",
+                 require_status: str = "") -> Any:
+        """[outcome, message id or detail]; outcome queued | duplicate | not_found |
+        wrong_status | window_closed."""
+        return self._run("outbound", vid, author, text, idem_key, WHATSAPP_WINDOW,
+                         require_status)
+
     def seed(self, workspace: Workspace) -> Any:
         """Load agents and departments from config in one MULTI. Presence set at first start
         only; capacity and membership always follow the config."""
@@ -88,6 +130,9 @@ class Store:
                     pipe.sadd(k.dept_members(campaign.id, dept.id), *members)
         pipe.delete(k.slack_users)
         for agent in workspace.agents:
+            pipe.delete(k.agent_depts(agent.id))
+            if agent.departments:
+                pipe.sadd(k.agent_depts(agent.id), *agent.departments)
             pipe.hsetnx(k.agent(agent.id), "presence", agent.presence)
             pipe.hsetnx(k.agent(agent.id), "load", 0)
             pipe.hset(k.agent(agent.id), mapping={"capacity": agent.capacity, "name": agent.name})

@@ -52,11 +52,12 @@ class InboundResult:
     conversation_id: str
     opened: bool
     assignee: str
+    status: str  # the conversation's status after this message ('bot' when the bot holds it)
 
     @classmethod
     def parse(cls, raw: list) -> InboundResult:
-        outcome, mid, vid, opened, assignee = (_s(x) for x in raw)
-        return cls(outcome, mid, vid, opened == "1", assignee)  # type: ignore[arg-type]
+        outcome, mid, vid, opened, assignee, status = (_s(x) for x in raw)
+        return cls(outcome, mid, vid, opened == "1", assignee, status)  # type: ignore[arg-type]
 
 
 ReplyOutcome = Literal[

@@ -5,15 +5,17 @@ Tests that run jobs in-process install their own context with ``install``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import redis
+import requests
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from twilio.rest import Client
 
 from channels.twilio.client import make_client
-from routing.config import Workspace
+from routing.config import Campaign, Workspace
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
@@ -26,6 +28,16 @@ class Context:
     slack: WebClient
     dispatcher: Dispatcher
     status_callback_url: str
+    http: requests.Session
+
+    def bot_secret(self, campaign: Campaign) -> str:
+        """The HMAC secret of a campaign's bot, from the env var its config names."""
+        assert campaign.bot is not None
+        secret = os.environ.get(campaign.bot.secret_env, "")
+        if not secret:
+            raise LookupError(f"campaign {campaign.id}: set {campaign.bot.secret_env} to the "
+                              "bot's signing secret")
+        return secret
 
     @classmethod
     def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
@@ -40,6 +52,7 @@ class Context:
             slack=slack,
             dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),
             status_callback_url=f"{public_url}/twilio/status",
+            http=requests.Session(),
         )
 
 

@@ -19,6 +19,8 @@ JOBS = {
     "twilio": "workers.jobs.send_to_twilio",
     "status": "workers.jobs.show_status",
     "card": "workers.jobs.update_card",
+    "alert": "workers.jobs.alert_agent",
+    "bot": "workers.jobs.deliver_to_bot",
 }
 
 

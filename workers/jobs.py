@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import structlog
 from slack_sdk.errors import SlackApiError
 
+from channels.bot import webhook
 from channels.slack import render
 from channels.twilio.send import PermanentSendError, reason, send_message
 from routing.types import Conversation, Message
@@ -45,15 +46,23 @@ def _message(ctx: Context, mid: str) -> Message:
     return Message.from_hash(ctx.store.message_hash(mid))
 
 
+def _contact(ctx: Context, cid: str) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in ctx.store.contact_hash(cid).items()}
+
+
 def _card(ctx: Context, conv: Conversation) -> dict:
-    contact = {k.decode(): v.decode() for k, v in ctx.store.contact_hash(conv.contact).items()}
+    contact = _contact(ctx, conv.contact)
     campaign = ctx.workspace.campaign(conv.campaign)
-    agent = ctx.workspace.agent(conv.assignee) if conv.assignee else None
     return render.card(
         conv, contact.get("name", ""), contact.get("phone", ""),
         campaign.name or campaign.id if campaign else conv.campaign,
-        (agent.name or agent.id) if agent else "",
+        _agent_name(ctx, conv.assignee), _agent_name(ctx, conv.extra.get("waiting_for", "")),
     )
+
+
+def _agent_name(ctx: Context, agent_id: str) -> str:
+    agent = ctx.workspace.agent(agent_id) if agent_id else None
+    return (agent.name or agent.id) if agent else agent_id
 
 
 def _slack_channel(ctx: Context, conv: Conversation) -> str:
@@ -82,12 +91,13 @@ def relay_to_slack(vid: str) -> None:
             log.info("slack.card_posted", conversation=vid, ts=conv.slack_ts)
         while (head := r.lindex(keys.to_slack(vid), 0)) is not None:
             msg = _message(ctx, head.decode())
+            shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+                     else render.bot_reply(msg.body))
             posted = ctx.slack.chat_postMessage(
-                channel=conv.slack_channel, thread_ts=conv.slack_ts,
-                **render.customer_reply(msg.body, msg.media),
-            )
+                channel=conv.slack_channel, thread_ts=conv.slack_ts, **shown)
             pipe = r.pipeline(transaction=True)
-            pipe.hset(keys.msg(msg.id), "slack_ts", posted["ts"])
+            pipe.hset(keys.msg(msg.id), mapping={"slack_ts": posted["ts"],
+                                                 "slack_channel": conv.slack_channel})
             pipe.lpop(keys.to_slack(vid))
             pipe.execute()
             log.info("slack.message_relayed", conversation=vid, message=msg.id)
@@ -164,3 +174,49 @@ def update_card(vid: str) -> None:
             ctx.slack.chat_update(channel=conv.slack_channel, ts=conv.slack_ts,
                                   **_card(ctx, conv))
     ctx.store.settle(f"card:{vid}", started)
+
+
+def alert_agent(vid: str) -> None:
+    """Tell the assignee in a direct message that a conversation is now theirs."""
+    ctx, started = current(), time.time()
+    conv = _conversation(ctx, vid)
+    agent = ctx.workspace.agent(conv.assignee) if conv.status == "assigned" else None
+    if agent is not None:
+        contact = _contact(ctx, conv.contact)
+        label = contact.get("name") or contact.get("phone") or "a customer"
+        campaign = ctx.workspace.campaign(conv.campaign)
+        dm = ctx.slack.conversations_open(users=agent.slack_user)["channel"]["id"]
+        where = f"Answer in its thread in <#{campaign.slack_channel}>." if campaign else ""
+        ctx.slack.chat_postMessage(channel=dm, text=render.assignment_alert(
+            label, campaign.name or campaign.id if campaign else conv.campaign, where))
+    ctx.store.settle(f"alert:{vid}", started)
+
+
+def deliver_to_bot(vid: str) -> None:
+    """Deliver the customer's messages to the campaign's bot while the bot holds the
+    conversation; once it has handed off, whatever is left is dropped."""
+    ctx, started = current(), time.time()
+    r, keys = ctx.store.redis, ctx.store.keys
+    with locked(ctx, f"bot:{vid}"):
+        conv = _conversation(ctx, vid)
+        campaign = ctx.workspace.campaign(conv.campaign)
+        if conv.status != "bot" or campaign is None or campaign.bot is None:
+            r.delete(keys.to_bot(vid))
+        else:
+            secret = ctx.bot_secret(campaign)
+            contact = _contact(ctx, conv.contact)
+            while (head := r.lindex(keys.to_bot(vid), 0)) is not None:
+                msg = _message(ctx, head.decode())
+                webhook.deliver(ctx.http, campaign.bot.url, secret, msg.id, {
+                    "type": "message.created",
+                    "conversation": {"id": vid, "campaign": conv.campaign, "channel": conv.channel,
+                                     "status": conv.status},
+                    "contact": {"id": conv.contact, "name": contact.get("name", ""),
+                                "phone": contact.get("phone", "")},
+                    "message": {"id": msg.id, "text": msg.body,
+                                "media": [{"content_type": m.content_type, "url": m.url}
+                                          for m in msg.media]},
+                })
+                r.lpop(keys.to_bot(vid))
+                log.info("bot.delivered", conversation=vid, message=msg.id)
+    ctx.store.settle(f"bot:{vid}", started)

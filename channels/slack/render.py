@@ -40,11 +40,13 @@ def contact_label(name: str, phone: str) -> str:
 
 
 def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
-         assignee_name: str) -> dict[str, Any]:
+         assignee_name: str, waiting_name: str = "") -> dict[str, Any]:
     """The parent message of a conversation's thread (text + blocks)."""
     who = contact_label(contact_name, phone)
-    status = conv.status.replace("_", " ")
-    assignee = assignee_name or ("waiting in queue" if conv.status == "queued" else "unassigned")
+    status = {"bot": "bot is answering", "waiting": f"waiting for {waiting_name or 'its agent'}",
+              "queued": "waiting in queue"}.get(conv.status, conv.status.replace("_", " "))
+    assignee = assignee_name or {"bot": ":robot_face: bot", "queued": "waiting in queue"}.get(
+        conv.status, "unassigned")
     fields = [
         ("Contact", f"{who}\n{phone}" if contact_name else who),
         ("Channel", CHANNEL_NAMES.get(conv.channel, conv.channel)),
@@ -52,6 +54,7 @@ def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
         ("Status", status),
         ("Assignee", escape(assignee)),
         ("Department", conv.department or "—"),
+        ("Priority", conv.extra.get("escalation") or conv.extra.get("priority") or "normal"),
         ("Assigned", _when(conv.assigned_at)),
         ("Opened", _when(conv.opened_at)),
     ]
@@ -83,6 +86,17 @@ def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": bool(media),
     }
+
+
+def bot_reply(body: str) -> dict[str, Any]:
+    """The bot's answer, shown in the thread so agents see the whole conversation."""
+    text = f":robot_face: *Bot:* {escape(body)}"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def assignment_alert(conv_label: str, campaign_name: str, permalink_hint: str) -> str:
+    return (f":bell: New conversation for you: *{escape(conv_label)}* in {escape(campaign_name)}. "
+            f"{permalink_hint}")
 
 
 def failure_notice(agent_slack_user: str, reason: str) -> str:

@@ -1,14 +1,14 @@
 -- A customer message: deduplicate on MessageSid, find or create the contact, reuse the open
 -- conversation or open and route a new one, store the message and queue it for Slack.
 -- ARGV: prefix now sid phone customer_addr campaign_addr channel campaign body media_json
---       profile_name default_department sid_ttl
+--       profile_name default_department sid_ttl bot(yes|no)
 local sid, phone, from, to = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local channel, campaign, body, media = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local profile, dept, ttl = ARGV[11], ARGV[12], tonumber(ARGV[13])
+local profile, dept, ttl, bot = ARGV[11], ARGV[12], tonumber(ARGV[13]), ARGV[14]
 
 local seen = redis.call('GET', P .. 'sid:' .. sid)
 if seen then
-  return {'duplicate', seen, redis.call('HGET', P .. 'msg:' .. seen, 'conv') or '', 0, ''}
+  return {'duplicate', seen, redis.call('HGET', P .. 'msg:' .. seen, 'conv') or '', 0, '', ''}
 end
 
 local cid = redis.call('HGET', P .. 'ident', phone)
@@ -33,7 +33,7 @@ if not vid then
   redis.call('HSET', P .. 'open', open_field, vid)
   event(vid, 'type', 'opened', 'actor', 'customer', 'origin', 'inbound', 'campaign', campaign)
   opened = 1
-  assignee = route(vid, campaign, dept)
+  assignee = route(vid, cid, campaign, dept, bot)
 else
   assignee = redis.call('HGET', P .. 'conv:' .. vid, 'assignee') or ''
 end
@@ -47,4 +47,9 @@ redis.call('HSET', P .. 'conv:' .. vid, 'last_inbound_at', NOW, 'last_message_at
 event(vid, 'type', 'message', 'actor', 'customer', 'direction', 'in', 'message', mid)
 redis.call('RPUSH', P .. 'conv:' .. vid .. ':to_slack', mid)
 redis.call('ZADD', P .. 'pending', 'NX', NOW, 'slack:' .. vid)
-return {'stored', mid, vid, opened, assignee}
+local status = redis.call('HGET', P .. 'conv:' .. vid, 'status')
+if status == 'bot' then
+  redis.call('RPUSH', P .. 'conv:' .. vid .. ':to_bot', mid)
+  redis.call('ZADD', P .. 'pending', 'NX', NOW, 'bot:' .. vid)
+end
+return {'stored', mid, vid, opened, assignee, status}

@@ -23,10 +23,12 @@ async def test_sweeper_enqueues_work_whose_job_was_lost(system: System) -> None:
     assert sweep_once(system.store, current().dispatcher, grace=30) == []  # too fresh
     requeued = sweep_once(system.store, current().dispatcher, grace=0)
     vid = stored.conversation_id
-    assert sorted(requeued) == [f"card:{vid}", f"slack:{vid}"]
+    assert sorted(requeued) == [f"alert:{vid}", f"card:{vid}", f"slack:{vid}"]
     await system.drain()
     texts = [m["text"] for m in system.slack.messages.values() if m.get("thread_ts")]
     assert texts == ["¿alguien?"]
+    [dm] = [m for (ch, _), m in system.slack.messages.items() if ch == "DU0ANA"]
+    assert "New conversation for you" in dm["text"] and "Lucía" in dm["text"]
     assert system.store.redis.zcard(system.store.keys.pending) == 0  # settled: nothing to redo
 
 

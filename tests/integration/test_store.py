@@ -81,7 +81,7 @@ def test_department_full_queues_the_conversation(store: Store, sync_redis: redis
     assert sync_redis.zrange(store.keys.dept_queue("support-wa", "general"), 0, -1) == [
         r.conversation_id.encode()]
     reason = store.events(r.conversation_id)[1][1][b"reason"].decode()
-    assert "no online agent of department general has free capacity" in reason
+    assert "no online member of department general has free capacity" in reason
 
 
 def _thread(store: Store, sync_redis: redis.Redis, vid: str) -> None:

@@ -1,0 +1,1 @@
+"""Bots: signed webhook deliveries out, handoff requests in."""
