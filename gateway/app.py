@@ -48,13 +48,15 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     )
     app[SERVICES] = services
 
-    async def seed(_: web.Application) -> None:
+    async def start(_: web.Application) -> None:
         await services.store.seed(workspace)
+        await services.start()
 
     async def close(_: web.Application) -> None:
+        await services.stop()
         await client.aclose()
 
-    app.on_startup.append(seed)
+    app.on_startup.append(start)
     app.on_cleanup.append(close)
     app.router.add_get("/healthz", health)
     twilio_routes.setup(app)

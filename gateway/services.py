@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 import redis
 import structlog
@@ -23,13 +24,52 @@ class Services:
     workspace: Workspace
     store: Store
     dispatcher: Dispatcher
+    _waiting: dict[str, None] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _flushing: bool = False
 
-    async def dispatch(self, *members: str) -> None:
-        """Enqueue jobs; if RQ's Redis is unreachable the sweeper enqueues them later."""
+    def dispatch(self, *members: str) -> None:
+        """Ask for jobs for these work marks. The marks are already stored (by the Lua script
+        that made the work), so this never waits: a background task enqueues them in batches,
+        one RQ pipeline per batch, and the worker's sweeper covers a crash in between."""
+        for member in members:
+            self._waiting[member] = None
+        if members:
+            self._wake.set()
+
+    async def _enqueue_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self._wake.clear()
+        batch, self._waiting = list(self._waiting), {}
+        if not batch:
+            return
+        self._flushing = True
         try:
-            await asyncio.to_thread(self.dispatcher.enqueue, *members)
+            await asyncio.to_thread(self.dispatcher.enqueue, *batch)
         except redis.RedisError as exc:
-            log.warning("dispatch.deferred", members=list(members), error=str(exc))
+            log.warning("dispatch.deferred", count=len(batch), error=str(exc))
+        finally:
+            self._flushing = False
+
+    async def idle(self) -> None:
+        """Wait until every requested job is on the queue (tests, shutdown)."""
+        while self._waiting or self._flushing:
+            await asyncio.sleep(0.002)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._enqueue_forever(), name="dispatch")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._flush()
 
 
 SERVICES = web.AppKey("services", Services)

@@ -21,7 +21,7 @@ def setup(app: web.Application, services: Services) -> None:
         log.info("slack.reply", outcome=result.outcome, conversation=result.conversation_id,
                  event_id=reply.event_id)
         if result.outcome == "queued":
-            await services.dispatch(f"twilio:{result.conversation_id}", f"status:{result.detail}")
+            services.dispatch(f"twilio:{result.conversation_id}", f"status:{result.detail}")
         elif result.outcome == "not_assignee":
             agent = services.workspace.agent(result.detail)
             who = f"<@{agent.slack_user}>" if agent else (result.detail or "nobody")

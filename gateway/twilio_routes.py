@@ -42,13 +42,11 @@ async def incoming(request: web.Request) -> web.Response:
     campaign = services.workspace.entry_campaign(msg.campaign_addr)
     if campaign is None:
         return error(404, f"no campaign is bound to {msg.campaign_addr}")
-    result = InboundResult.parse(
-        await services.store.inbound(msg, campaign.id, campaign.default_department or "")
-    )
+    result = InboundResult.parse(await services.store.inbound(
+        msg, campaign.id, campaign.default_department or "", campaign.bot is not None))
     log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation_id,
              message=result.message_id, opened=result.opened, assignee=result.assignee)
-    if result.outcome == "stored":
-        await services.dispatch(f"slack:{result.conversation_id}")
+    services.dispatch(*result.jobs)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
@@ -61,7 +59,7 @@ async def status(request: web.Request) -> web.Response:
     outcome, mid = (x.decode() for x in await services.store.status(sid, state, code))
     log.info("twilio.status", sid=sid, status=state, outcome=outcome, message=mid)
     if outcome == "changed":
-        await services.dispatch(f"status:{mid}")
+        services.dispatch(f"status:{mid}")
     return web.Response(status=204)
 
 

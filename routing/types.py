@@ -53,11 +53,13 @@ class InboundResult:
     opened: bool
     assignee: str
     status: str  # the conversation's status after this message ('bot' when the bot holds it)
+    jobs: tuple[str, ...] = ()  # work marks this message created, each needing a job
 
     @classmethod
     def parse(cls, raw: list) -> InboundResult:
-        outcome, mid, vid, opened, assignee, status = (_s(x) for x in raw)
-        return cls(outcome, mid, vid, opened == "1", assignee, status)  # type: ignore[arg-type]
+        outcome, mid, vid, opened, assignee, status, jobs = (_s(x) for x in raw)
+        return cls(outcome, mid, vid, opened == "1", assignee, status,  # type: ignore[arg-type]
+                   tuple(jobs.split()))
 
 
 ReplyOutcome = Literal[

@@ -7,8 +7,9 @@ message at the head of its outbox; RQ retries the job with backoff.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import structlog
@@ -72,60 +73,78 @@ def _slack_channel(ctx: Context, conv: Conversation) -> str:
     return campaign.slack_channel
 
 
-def relay_to_slack(vid: str) -> None:
-    """Post the conversation's card if it has none, then its queued customer messages."""
-    ctx, started = current(), time.time()
+def drained(kind: str) -> Callable[[Callable[[Context, str], None]], Callable[[str], None]]:
+    """Run an outbox drain under the conversation's lock until its work mark settles. A message
+    that arrives while the job runs keeps the mark (no new job was enqueued for it), so the job
+    goes round again instead of leaving it for the sweeper."""
+
+    def wrap(drain: Callable[[Context, str], None]) -> Callable[[str], None]:
+        @functools.wraps(drain)
+        def job(vid: str) -> None:
+            ctx = current()
+            while True:
+                started = time.time()
+                with locked(ctx, f"{kind}:{vid}"):
+                    drain(ctx, vid)
+                if ctx.store.settle(f"{kind}:{vid}", started):
+                    return
+
+        return job
+
+    return wrap
+
+
+@drained("slack")
+def relay_to_slack(ctx: Context, vid: str) -> None:
+    """Post the conversation's card if it has none, then its queued messages."""
+    started = time.time()
     keys, r = ctx.store.keys, ctx.store.redis
-    with locked(ctx, f"slack:{vid}"):
-        conv = _conversation(ctx, vid)
-        if not conv.slack_ts:
-            channel = _slack_channel(ctx, conv)
-            posted = ctx.slack.chat_postMessage(channel=channel, **_card(ctx, conv))
-            conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
-            pipe = r.pipeline(transaction=True)
-            pipe.hset(keys.conv(vid), mapping={"slack_channel": conv.slack_channel,
-                                               "slack_ts": conv.slack_ts})
-            pipe.hset(keys.threads, f"{conv.slack_channel}|{conv.slack_ts}", vid)
-            pipe.execute()
-            ctx.store.settle(f"card:{vid}", started)
-            log.info("slack.card_posted", conversation=vid, ts=conv.slack_ts)
-        while (head := r.lindex(keys.to_slack(vid), 0)) is not None:
-            msg = _message(ctx, head.decode())
-            shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
-                     else render.bot_reply(msg.body))
-            posted = ctx.slack.chat_postMessage(
-                channel=conv.slack_channel, thread_ts=conv.slack_ts, **shown)
-            pipe = r.pipeline(transaction=True)
-            pipe.hset(keys.msg(msg.id), mapping={"slack_ts": posted["ts"],
-                                                 "slack_channel": conv.slack_channel})
-            pipe.lpop(keys.to_slack(vid))
-            pipe.execute()
-            log.info("slack.message_relayed", conversation=vid, message=msg.id)
-    ctx.store.settle(f"slack:{vid}", started)
+    conv = _conversation(ctx, vid)
+    if not conv.slack_ts:
+        channel = _slack_channel(ctx, conv)
+        posted = ctx.slack.chat_postMessage(channel=channel, **_card(ctx, conv))
+        conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
+        pipe = r.pipeline(transaction=True)
+        pipe.hset(keys.conv(vid), mapping={"slack_channel": conv.slack_channel,
+                                           "slack_ts": conv.slack_ts})
+        pipe.hset(keys.threads, f"{conv.slack_channel}|{conv.slack_ts}", vid)
+        pipe.execute()
+        ctx.store.settle(f"card:{vid}", started)
+        log.info("slack.card_posted", conversation=vid, ts=conv.slack_ts)
+    while (head := r.lindex(keys.to_slack(vid), 0)) is not None:
+        msg = _message(ctx, head.decode())
+        shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+                 else render.bot_reply(msg.body))
+        posted = ctx.slack.chat_postMessage(
+            channel=conv.slack_channel, thread_ts=conv.slack_ts, **shown)
+        pipe = r.pipeline(transaction=True)
+        pipe.hset(keys.msg(msg.id), mapping={"slack_ts": posted["ts"],
+                                             "slack_channel": conv.slack_channel})
+        pipe.lpop(keys.to_slack(vid))
+        pipe.execute()
+        log.info("slack.message_relayed", conversation=vid, message=msg.id)
 
 
-def send_to_twilio(vid: str) -> None:
-    """Send the conversation's queued agent messages to the customer, in order."""
-    ctx, started = current(), time.time()
+@drained("twilio")
+def send_to_twilio(ctx: Context, vid: str) -> None:
+    """Send the conversation's queued messages to the customer, in order."""
     r = ctx.store.redis
-    with locked(ctx, f"twilio:{vid}"):
-        conv = _conversation(ctx, vid)
-        while (head := r.lindex(ctx.store.keys.to_twilio(vid), 0)) is not None:
-            msg = _message(ctx, head.decode())
-            try:
-                sid, status = send_message(
-                    ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
-                    media_urls=[m.url for m in msg.media],
-                    status_callback=ctx.status_callback_url,
-                )
-                ctx.store.sent(msg.id, vid, sid, status)
-                log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)
-            except PermanentSendError as exc:
-                ctx.store.sent(msg.id, vid, "", "failed", exc.code)
-                r.hset(ctx.store.keys.msg(msg.id), "failure_reason", exc.reason)
-                log.warning("twilio.failed", conversation=vid, message=msg.id, code=exc.code)
-            ctx.dispatcher.enqueue(f"status:{msg.id}")
-    ctx.store.settle(f"twilio:{vid}", started)
+    conv = _conversation(ctx, vid)
+    while (head := r.lindex(ctx.store.keys.to_twilio(vid), 0)) is not None:
+        msg = _message(ctx, head.decode())
+        try:
+            sid, status = send_message(
+                ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
+                media_urls=[m.url for m in msg.media],
+                status_callback=ctx.status_callback_url,
+            )
+            ctx.store.sent(msg.id, vid, sid, status)
+            log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)
+        except PermanentSendError as exc:
+            ctx.store.sent(msg.id, vid, "", "failed", exc.code)
+            r.hset(ctx.store.keys.msg(msg.id), "failure_reason", exc.reason)
+            log.warning("twilio.failed", conversation=vid, message=msg.id, code=exc.code)
+        ctx.dispatcher.enqueue(f"status:{msg.id}")
 
 
 def _react(ctx: Context, method: str, msg: Message, name: str, ok_errors: set[str]) -> None:
@@ -192,31 +211,29 @@ def alert_agent(vid: str) -> None:
     ctx.store.settle(f"alert:{vid}", started)
 
 
-def deliver_to_bot(vid: str) -> None:
+@drained("bot")
+def deliver_to_bot(ctx: Context, vid: str) -> None:
     """Deliver the customer's messages to the campaign's bot while the bot holds the
     conversation; once it has handed off, whatever is left is dropped."""
-    ctx, started = current(), time.time()
     r, keys = ctx.store.redis, ctx.store.keys
-    with locked(ctx, f"bot:{vid}"):
-        conv = _conversation(ctx, vid)
-        campaign = ctx.workspace.campaign(conv.campaign)
-        if conv.status != "bot" or campaign is None or campaign.bot is None:
-            r.delete(keys.to_bot(vid))
-        else:
-            secret = ctx.bot_secret(campaign)
-            contact = _contact(ctx, conv.contact)
-            while (head := r.lindex(keys.to_bot(vid), 0)) is not None:
-                msg = _message(ctx, head.decode())
-                webhook.deliver(ctx.http, campaign.bot.url, secret, msg.id, {
-                    "type": "message.created",
-                    "conversation": {"id": vid, "campaign": conv.campaign, "channel": conv.channel,
-                                     "status": conv.status},
-                    "contact": {"id": conv.contact, "name": contact.get("name", ""),
-                                "phone": contact.get("phone", "")},
-                    "message": {"id": msg.id, "text": msg.body,
-                                "media": [{"content_type": m.content_type, "url": m.url}
-                                          for m in msg.media]},
-                })
-                r.lpop(keys.to_bot(vid))
-                log.info("bot.delivered", conversation=vid, message=msg.id)
-    ctx.store.settle(f"bot:{vid}", started)
+    conv = _conversation(ctx, vid)
+    campaign = ctx.workspace.campaign(conv.campaign)
+    if conv.status != "bot" or campaign is None or campaign.bot is None:
+        r.delete(keys.to_bot(vid))
+    else:
+        secret = ctx.bot_secret(campaign)
+        contact = _contact(ctx, conv.contact)
+        while (head := r.lindex(keys.to_bot(vid), 0)) is not None:
+            msg = _message(ctx, head.decode())
+            webhook.deliver(ctx.http, campaign.bot.url, secret, msg.id, {
+                "type": "message.created",
+                "conversation": {"id": vid, "campaign": conv.campaign, "channel": conv.channel,
+                                 "status": conv.status},
+                "contact": {"id": conv.contact, "name": contact.get("name", ""),
+                            "phone": contact.get("phone", "")},
+                "message": {"id": msg.id, "text": msg.body,
+                            "media": [{"content_type": m.content_type, "url": m.url}
+                                      for m in msg.media]},
+            })
+            r.lpop(keys.to_bot(vid))
+            log.info("bot.delivered", conversation=vid, message=msg.id)

@@ -8,7 +8,7 @@ local profile, dept, ttl, bot = ARGV[11], ARGV[12], tonumber(ARGV[13]), ARGV[14]
 
 local seen = redis.call('GET', P .. 'sid:' .. sid)
 if seen then
-  return {'duplicate', seen, redis.call('HGET', P .. 'msg:' .. seen, 'conv') or '', 0, '', ''}
+  return {'duplicate', seen, redis.call('HGET', P .. 'msg:' .. seen, 'conv') or '', 0, '', '', ''}
 end
 
 local cid = redis.call('HGET', P .. 'ident', phone)
@@ -46,10 +46,20 @@ redis.call('SET', P .. 'sid:' .. sid, mid, 'EX', ttl)
 redis.call('HSET', P .. 'conv:' .. vid, 'last_inbound_at', NOW, 'last_message_at', NOW)
 event(vid, 'type', 'message', 'actor', 'customer', 'direction', 'in', 'message', mid)
 redis.call('RPUSH', P .. 'conv:' .. vid .. ':to_slack', mid)
-redis.call('ZADD', P .. 'pending', 'NX', NOW, 'slack:' .. vid)
+-- A mark that already exists means a job is queued or running and will drain this message too:
+-- only new marks need a job (returned so the caller enqueues just those).
+local jobs = {}
+if redis.call('ZADD', P .. 'pending', 'NX', NOW, 'slack:' .. vid) == 1 then
+  table.insert(jobs, 'slack:' .. vid)
+end
 local status = redis.call('HGET', P .. 'conv:' .. vid, 'status')
 if status == 'bot' then
   redis.call('RPUSH', P .. 'conv:' .. vid .. ':to_bot', mid)
-  redis.call('ZADD', P .. 'pending', 'NX', NOW, 'bot:' .. vid)
+  if redis.call('ZADD', P .. 'pending', 'NX', NOW, 'bot:' .. vid) == 1 then
+    table.insert(jobs, 'bot:' .. vid)
+  end
 end
-return {'stored', mid, vid, opened, assignee, status}
+if opened == 1 and assignee ~= '' then
+  table.insert(jobs, 'alert:' .. vid)
+end
+return {'stored', mid, vid, opened, assignee, status, table.concat(jobs, ' ')}

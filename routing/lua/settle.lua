@@ -4,7 +4,7 @@
 -- ARGV: prefix now member started_at
 local member, started = ARGV[3], tonumber(ARGV[4])
 local kind, id = string.match(member, '^(%w+):(.+)$')
-if kind == 'slack' or kind == 'twilio' then
+if kind == 'slack' or kind == 'twilio' or kind == 'bot' then
   if redis.call('LLEN', P .. 'conv:' .. id .. ':to_' .. kind) > 0 then
     return 0
   end

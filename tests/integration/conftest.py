@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.redis_launcher import EmbeddedRedis, free_port
 from gateway.sandbox.fake_slack import FakeSlack
 from gateway.sandbox.fake_twilio import FakeTwilio
+from gateway.services import SERVICES, Services
 from gateway.settings import Settings
 from routing.config import Workspace
 from routing.store import Store
@@ -47,6 +48,7 @@ class System:
     http: aiohttp.ClientSession
     queue: Queue
     base: str
+    services: Services
 
     async def post_twilio(self, path: str, form: dict[str, str],
                           signature: str | None = None) -> aiohttp.ClientResponse:
@@ -80,6 +82,7 @@ class System:
 
     async def drain(self, rounds: int = 10) -> None:
         """Run queued jobs until none are left (jobs may enqueue more jobs)."""
+        await self.services.idle()
         for _ in range(rounds):
             if not self.queue.count:
                 return
@@ -104,7 +107,8 @@ async def system(redis_server: EmbeddedRedis, namespace: str,
         slack_bot_token=SLACK_TOKEN, slack_signing_secret=SLACK_SECRET,
         slack_api_base=str(slack_server.make_url("/")),
     )
-    gateway = TestServer(create_app(settings, workspace), host="127.0.0.1", port=port)
+    app = create_app(settings, workspace)
+    gateway = TestServer(app, host="127.0.0.1", port=port)
     await gateway.start_server()
     rq_redis = redis.Redis.from_url(redis_server.url)
     context = Context.build(
@@ -117,7 +121,8 @@ async def system(redis_server: EmbeddedRedis, namespace: str,
     install(context)
     async with aiohttp.ClientSession() as http:
         yield System(settings, context.store, twilio, slack, http,
-                     Queue(settings.rq_queue, connection=rq_redis), f"http://127.0.0.1:{port}")
+                     Queue(settings.rq_queue, connection=rq_redis), f"http://127.0.0.1:{port}",
+                     app[SERVICES])
     install(None)
     await gateway.close()
     await twilio.close()

@@ -49,7 +49,8 @@ async def test_card_is_updated_when_the_conversation_changes(system: System) -> 
     assert (await system.post_twilio("/twilio/messages",
                                      whatsapp_form("SM" + "c" * 32, "hola"))).status == 200
     await system.drain()
-    [(key, card)] = [(k, m) for k, m in system.slack.messages.items() if not m.get("thread_ts")]
+    [(key, card)] = [(k, m) for k, m in system.slack.messages.items()
+                     if k[0] == "C0SUPPORTWA" and not m.get("thread_ts")]
     vid = system.store.redis.hget(system.store.keys.threads, f"{key[0]}|{key[1]}").decode()
     system.store.redis.hset(system.store.keys.conv(vid), mapping={"status": "queued",
                                                                   "assignee": ""})
