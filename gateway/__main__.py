@@ -88,6 +88,70 @@ def cmd_config_check(args: argparse.Namespace) -> None:
           f"{len(workspace.agents)} agents)")
 
 
+def cmd_token_create(args: argparse.Namespace) -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    import json
+
+    import redis
+
+    from routing.permissions import Principal, new_token, token_hash
+    from routing.store import Store
+
+    settings = load_settings()
+    workspace = _workspace(settings.gateway_config)
+    if args.agent and workspace.agent(args.agent) is None:
+        sys.exit(f"no agent {args.agent!r} in {settings.gateway_config}")
+    if args.bot and (workspace.campaign(args.bot) is None or workspace.campaign(args.bot).bot
+                     is None):
+        sys.exit(f"campaign {args.bot!r} does not exist or has no bot")
+    principal = (Principal("agent", args.name or args.agent, agent=args.agent) if args.agent
+                 else Principal("bot", args.name or args.bot, campaign=args.bot) if args.bot
+                 else Principal("admin", args.name or "admin"))
+    token = new_token()
+    store = Store(redis.Redis.from_url(settings.redis_url), settings.redis_namespace)
+    store.add_token(token_hash(token), json.dumps(principal.to_json()))
+    print(token)
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> None:
+    import redis
+
+    from routing.permissions import token_hash
+    from routing.store import Store
+
+    settings = load_settings()
+    store = Store(redis.Redis.from_url(settings.redis_url), settings.redis_namespace)
+    sys.exit(0 if store.revoke_token(token_hash(args.token)) else "no such token")
+
+
+def cmd_route_explain(args: argparse.Namespace) -> None:
+    """The routing dry run from the command line."""
+    import asyncio
+    import json
+
+    import redis.asyncio as aioredis
+
+    from gateway.api.common import contact_ref
+    from gateway.api.conversations import explain
+    from routing.store import Store
+
+    settings = load_settings()
+    campaign = _workspace(settings.gateway_config).campaign(args.campaign)
+    if campaign is None:
+        sys.exit(f"no campaign {args.campaign!r}")
+
+    async def run() -> dict:
+        client = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            return await explain(Store(client, settings.redis_namespace), campaign,
+                                 contact_ref(args.contact))
+        finally:
+            await client.aclose()
+
+    answer = asyncio.run(run())
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from gateway.simulate import main
 
@@ -108,6 +172,23 @@ def parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a YAML config file")
     check.add_argument("file")
     check.set_defaults(func=cmd_config_check)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command",
+                                                                      required=True)
+    create = token.add_parser("create", help="create a token (printed once, stored hashed)")
+    kind = create.add_mutually_exclusive_group()
+    kind.add_argument("--agent", default="", help="a token acting as this agent")
+    kind.add_argument("--bot", default="", help="a bot token scoped to this campaign")
+    create.add_argument("--name", default="", help="a label for audit trails")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token")
+    revoke.set_defaults(func=cmd_token_revoke)
+    route = sub.add_parser("route", help="routing tools").add_subparsers(dest="route_command",
+                                                                         required=True)
+    explain = route.add_parser("explain", help="where a new conversation would go now, and why")
+    explain.add_argument("--campaign", required=True)
+    explain.add_argument("--contact", required=True, help="contact id or E.164 phone")
+    explain.set_defaults(func=cmd_route_explain)
     sim = sub.add_parser("simulate", help="be a customer and an agent against the sandbox")
     from gateway.simulate import add_arguments
 

@@ -8,10 +8,11 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import slack_routes, twilio_routes
+from gateway import api, slack_routes, twilio_routes
 from gateway.services import SERVICES, Services, error
 from gateway.settings import Settings
 from routing.config import Workspace
+from routing.permissions import Principal, token_hash
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
@@ -37,6 +38,23 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "sandbox": services.settings.sandbox})
 
 
+SANDBOX_ADMIN_TOKEN = "sandbox-admin-token"
+
+
+def sandbox_bot_token(campaign: str) -> str:
+    return f"sandbox-bot-token-{campaign}"
+
+
+async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
+    """Well-known tokens so a newcomer and the example bot can use the API in the sandbox."""
+    await store.add_token(token_hash(SANDBOX_ADMIN_TOKEN),
+                          json.dumps(Principal("admin", "sandbox").to_json()))
+    for campaign in workspace.campaigns:
+        if campaign.bot:
+            await store.add_token(token_hash(sandbox_bot_token(campaign.id)), json.dumps(
+                Principal("bot", "sandbox-bot", campaign=campaign.id).to_json()))
+
+
 def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=1024 * 1024)
     client = aioredis.Redis.from_url(settings.redis_url)
@@ -50,6 +68,8 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
 
     async def start(_: web.Application) -> None:
         await services.store.seed(workspace)
+        if settings.sandbox:
+            await seed_sandbox_tokens(services.store, workspace)
         await services.start()
 
     async def close(_: web.Application) -> None:
@@ -60,6 +80,7 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     app.on_cleanup.append(close)
     app.router.add_get("/healthz", health)
     twilio_routes.setup(app)
+    api.setup(app)
     slack_routes.setup(app, services)
     if settings.sandbox:
         from gateway.sandbox.mount import mount

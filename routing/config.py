@@ -124,8 +124,14 @@ class Agent(_Strict):
         return value
 
 
+Role = Literal["admin", "supervisor", "agent", "auditor", "marketing"]
+
+
 class Workspace(_Strict):
     name: str = "Relay Desk"
+    owner_assigners: tuple[Role, ...] = Field(
+        ("admin", "supervisor"), description="roles that may set owners and exclusive agents "
+        "(admin always may; seed 003)")
     campaigns: tuple[Campaign, ...] = Field(min_length=1)
     agents: tuple[Agent, ...] = ()
 
@@ -176,6 +182,11 @@ class Workspace(_Strict):
     def members(self, campaign_id: str, department_id: str) -> list[Agent]:
         ref = f"{campaign_id}/{department_id}"
         return [a for a in self.agents if ref in a.departments]
+
+
+def serves(agent: Agent, campaign_id: str) -> bool:
+    """Whether an agent is in any department of a campaign."""
+    return any(ref.startswith(campaign_id + "/") for ref in agent.departments)
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

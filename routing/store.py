@@ -139,7 +139,19 @@ class Store:
             pipe.hset(k.slack_users, agent.slack_user, agent.id)
         return pipe.execute()
 
+    def add_token(self, token_sha256: str, principal_json: str) -> Any:
+        return self.redis.hset(self.keys.tokens(), token_sha256, principal_json)
+
+    def revoke_token(self, token_sha256: str) -> Any:
+        return self.redis.hdel(self.keys.tokens(), token_sha256)
+
     # -- reads ----------------------------------------------------------------------------
+
+    def token(self, token_sha256: str) -> Any:
+        return self.redis.hget(self.keys.tokens(), token_sha256)
+
+    def agent_hash(self, agent: str) -> Any:
+        return self.redis.hgetall(self.keys.agent(agent))
 
     def conversation_hash(self, vid: str) -> Any:
         return self.redis.hgetall(self.keys.conv(vid))

@@ -1,0 +1,63 @@
+"""Agent presence and capacity, read and changed at run time."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api.common import ApiError, allow, body, decode, principal, services
+from gateway.api.models import Capacity, Presence
+from routing.permissions import may_read_agent, may_set_capacity, may_set_presence
+
+
+def _agent(request: web.Request) -> str:
+    agent = request.match_info["agent"]
+    if services(request).workspace.agent(agent) is None:
+        raise ApiError(404, f"no agent {agent!r}")
+    return agent
+
+
+async def agent_view(request: web.Request, agent: str) -> dict:
+    store = services(request).store
+    state = decode(await store.agent_hash(agent))
+    inbox = await store.redis.zrange(store.keys.inbox(agent), 0, -1)
+    return {"id": agent, "presence": state.get("presence", "offline"),
+            "capacity": int(state.get("capacity", 0)), "open": int(state.get("load", 0)),
+            "inbox": [v.decode() for v in inbox]}
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    svc, who, agent = services(request), await principal(request), _agent(request)
+    allow(may_read_agent(who, svc.workspace, agent))
+    return web.json_response(await agent_view(request, agent))
+
+
+async def put_presence(request: web.Request) -> web.Response:
+    svc, who, agent = services(request), await principal(request), _agent(request)
+    allow(may_set_presence(who, svc.workspace, agent))
+    req = await body(request, Presence)
+    _, assigned = await svc.store.set_presence(agent, req.presence, who.actor)
+    await_jobs(request, assigned)
+    return web.json_response(await agent_view(request, agent) |
+                             {"assigned": [v.decode() for v in assigned]})
+
+
+async def put_capacity(request: web.Request) -> web.Response:
+    svc, who, agent = services(request), await principal(request), _agent(request)
+    allow(may_set_capacity(who, svc.workspace))
+    req = await body(request, Capacity)
+    _, assigned = await svc.store.set_capacity(agent, req.capacity, who.actor)
+    await_jobs(request, assigned)
+    return web.json_response(await agent_view(request, agent) |
+                             {"assigned": [v.decode() for v in assigned]})
+
+
+def await_jobs(request: web.Request, assigned: list) -> None:
+    """Conversations just assigned: refresh their cards and alert the agent."""
+    vids = [v.decode() if isinstance(v, bytes) else v for v in assigned]
+    services(request).dispatch(*(f"{kind}:{v}" for v in vids for kind in ("card", "alert")))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/agents/{agent}", get_agent)
+    app.router.add_put("/api/agents/{agent}/presence", put_presence)
+    app.router.add_put("/api/agents/{agent}/capacity", put_capacity)

@@ -1,0 +1,71 @@
+"""Request bodies of the API; their JSON Schemas go into the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ESCALATIONS = ("urgent", "complaint", "appointment", "purchase_services", "general", "billing")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Owner(_Body):
+    type: Literal["agent", "department", "unassigned"]
+    id: str = Field("", description="agent id, or campaign/department; empty for unassigned")
+
+    @model_validator(mode="after")
+    def _id(self) -> Owner:
+        if self.type != "unassigned" and not self.id:
+            raise ValueError(f"an owner of type {self.type} needs an id")
+        if self.type == "unassigned" and self.id:
+            raise ValueError("an unassigned owner takes no id")
+        return self
+
+
+class BulkOwner(_Body):
+    contacts: list[str] = Field(min_length=1, max_length=1000,
+                                description="contact ids (c12) or E.164 phones")
+    owner: Owner
+
+
+class Exclusive(_Body):
+    agent: str
+
+
+class Presence(_Body):
+    presence: Literal["online", "away", "offline"]
+
+
+class Capacity(_Body):
+    capacity: int = Field(ge=0, le=1000)
+
+
+class Message(_Body):
+    text: str = Field(min_length=1, max_length=1600)
+
+
+class Target(_Body):
+    type: Literal["agent", "department", "route"]
+    id: str = ""
+
+    @model_validator(mode="after")
+    def _id(self) -> Target:
+        if self.type != "route" and not self.id:
+            raise ValueError(f"a {self.type} target needs an id")
+        return self
+
+
+class Handoff(_Body):
+    target: Target
+    escalation: Literal[ESCALATIONS] | None = None  # type: ignore[valid-type]
+    note: str = Field("", max_length=2000)
+
+
+class Close(_Body):
+    typification: str = ""
+    subtypification: str = ""
+    note: str = Field("", max_length=2000)

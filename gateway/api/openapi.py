@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 document of the API, built from the request models so it cannot drift
+from what the handlers validate. A test checks that it lists exactly the routes served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway.api import models
+
+CONTACT = {"name": "contact", "in": "path", "required": True,
+           "description": "contact id (c12) or E.164 phone (+525512345678, URL-encoded)",
+           "schema": {"type": "string"}}
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string"}}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": True, "description": description,
+            "schema": {"type": "string"}}
+
+
+IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+               "description": "repeat a call with the same key: the effect happens once",
+               "schema": {"type": "string"}}
+CONV = _path("conversation", "conversation id (v12)")
+AGENT = _path("agent", "agent id")
+CAMPAIGN = _path("campaign", "campaign id")
+
+# (method, path, summary, body model, parameters, who may call)
+OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, list[dict], str]] = [
+    ("get", "/api/contacts/{contact}", "Read a contact's owner and exclusive agents", None,
+     [CONTACT], "owner assigners"),
+    ("put", "/api/contacts/{contact}/owner", "Set a contact's owner", models.Owner, [CONTACT],
+     "owner assigners (workspace `owner_assigners`; admin always)"),
+    ("delete", "/api/contacts/{contact}/owner", "Make a contact unassigned", None, [CONTACT],
+     "owner assigners"),
+    ("post", "/api/owners/bulk", "Set the owner of many contacts", models.BulkOwner, [],
+     "owner assigners"),
+    ("put", "/api/contacts/{contact}/exclusive/{campaign}",
+     "Set the exclusive agent of a contact in a campaign", models.Exclusive,
+     [CONTACT, CAMPAIGN], "owner assigners"),
+    ("delete", "/api/contacts/{contact}/exclusive/{campaign}",
+     "Remove the exclusive agent of a contact in a campaign", None, [CONTACT, CAMPAIGN],
+     "owner assigners"),
+    ("get", "/api/agents/{agent}", "Read an agent's presence, capacity, load and inbox", None,
+     [AGENT], "the agent, supervisor, auditor, admin"),
+    ("put", "/api/agents/{agent}/presence", "Set presence; coming online takes waiting work",
+     models.Presence, [AGENT], "the agent, supervisor, admin"),
+    ("put", "/api/agents/{agent}/capacity", "Set capacity; raising it takes waiting work",
+     models.Capacity, [AGENT], "supervisor, admin"),
+    ("get", "/api/conversations/{conversation}", "Read a conversation and its events", None,
+     [CONV], "its assignee, supervisor, auditor, admin, its campaign's bot"),
+    ("post", "/api/conversations/{conversation}/messages",
+     "The bot answers the customer", models.Message, [CONV, IDEMPOTENCY],
+     "its campaign's bot, admin"),
+    ("post", "/api/conversations/{conversation}/handoff",
+     "The bot hands the conversation to people", models.Handoff, [CONV, IDEMPOTENCY],
+     "its campaign's bot, admin"),
+    ("post", "/api/conversations/{conversation}/close", "Close a conversation", models.Close,
+     [CONV], "its assignee, supervisor, admin"),
+    ("get", "/api/routing/dry-run",
+     "Where a new conversation would go now, and why (changes nothing)", None,
+     [_query("campaign", "campaign id"), _query("contact", "contact id or E.164 phone")],
+     "supervisor, auditor, admin"),
+]
+
+ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": ERROR}
+    for method, path, summary, model, params, who in OPERATIONS:
+        op: dict[str, Any] = {
+            "summary": summary, "description": f"Who may call: {who}.", "parameters": params,
+            "responses": {
+                "200": {"description": "done"},
+                **{code: {"description": text, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}}
+                   for code, text in (("400", "invalid input: the message names the field"),
+                                      ("401", "missing or unknown token"),
+                                      ("403", "not allowed: the message says what is missing"),
+                                      ("404", "no such contact, agent, campaign or conversation"),
+                                      ("409", "the conversation's state does not allow it"))},
+            },
+        }
+        if model is not None:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Relay Desk API", "version": "1",
+                 "description": "Routing, owners, presence and bot handoff. Authenticate with "
+                                "`Authorization: Bearer <token>` (create tokens with "
+                                "`python -m gateway token create`)."},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }
+
+
+async def serve(request: web.Request) -> web.Response:
+    return web.json_response(document())

@@ -1,0 +1,110 @@
+"""Who may do what. Checked on the server for every API call and Slack action; a refusal says
+what is missing.
+
+A *principal* is whoever is calling: an admin token, an agent (through their token or their Slack
+user), or a campaign's bot (whose token is scoped to that campaign).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from routing.config import Workspace
+
+SUPERVISING = {"admin", "supervisor"}
+READING = {"admin", "supervisor", "auditor"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["admin", "agent", "bot"]
+    name: str
+    agent: str = ""  # kind == "agent"
+    campaign: str = ""  # kind == "bot"
+
+    @property
+    def actor(self) -> str:
+        """How the principal appears in events and audit trails."""
+        return {"admin": f"admin:{self.name}", "agent": self.agent,
+                "bot": f"bot:{self.campaign}"}[self.kind]
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "agent": self.agent,
+                "campaign": self.campaign}
+
+
+def new_token(prefix: str = "rdk") -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    """Tokens are stored hashed; a leaked database does not leak them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def roles(p: Principal, ws: Workspace) -> set[str]:
+    if p.kind == "admin":
+        return {"admin"}
+    if p.kind == "agent":
+        agent = ws.agent(p.agent)
+        return set(agent.roles) if agent else set()
+    return set()
+
+
+def _need(p: Principal, ws: Workspace, allowed: set[str], what: str) -> str | None:
+    if roles(p, ws) & allowed:
+        return None
+    return f"{what} needs one of the roles {sorted(allowed)}"
+
+
+def may_assign_owners(p: Principal, ws: Workspace) -> str | None:
+    """Owners and exclusive agents (seed 003, O5: configurable roles; admin always)."""
+    return _need(p, ws, {"admin", *ws.owner_assigners}, "assigning owners")
+
+
+def may_set_presence(p: Principal, ws: Workspace, agent: str) -> str | None:
+    if p.kind == "agent" and p.agent == agent:
+        return None
+    return _need(p, ws, SUPERVISING, "changing another agent's presence")
+
+
+def may_set_capacity(p: Principal, ws: Workspace) -> str | None:
+    return _need(p, ws, SUPERVISING, "changing capacity")
+
+
+def may_read_agent(p: Principal, ws: Workspace, agent: str) -> str | None:
+    if p.kind == "agent" and p.agent == agent:
+        return None
+    return _need(p, ws, READING, "reading another agent")
+
+
+def may_read_conversation(p: Principal, ws: Workspace, campaign: str,
+                          assignee: str) -> str | None:
+    if p.kind == "bot":
+        return None if p.campaign == campaign else f"this bot token is for {p.campaign}"
+    if p.kind == "agent" and p.agent and p.agent == assignee:
+        return None
+    return _need(p, ws, READING, "reading a conversation you are not assigned")
+
+
+def may_act_as_bot(p: Principal, campaign: str) -> str | None:
+    if p.kind == "admin":
+        return None
+    if p.kind == "bot" and p.campaign == campaign:
+        return None
+    if p.kind == "bot":
+        return f"this bot token is for {p.campaign}, not {campaign}"
+    return "only the campaign's bot (or an admin) may do this"
+
+
+def may_close(p: Principal, ws: Workspace, assignee: str) -> str | None:
+    if p.kind == "agent" and p.agent == assignee:
+        return None
+    return _need(p, ws, SUPERVISING, "closing a conversation you are not assigned")
+
+
+def may_dry_run(p: Principal, ws: Workspace) -> str | None:
+    return _need(p, ws, READING, "the routing dry run")
