@@ -47,7 +47,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         rq_redis_url=s.rq_redis_url, namespace=s.redis_namespace, queue=s.rq_queue,
         twilio_sid=s.twilio_account_sid, twilio_token=s.twilio_auth_token,
         twilio_api_base=s.twilio_api_base, slack_token=s.slack_bot_token,
-        slack_api_base=s.slack_api_base, public_url=s.public_url,
+        slack_api_base=s.slack_api_base, public_url=s.public_url, sandbox=s.sandbox,
     )
     print(f"relaydesk worker on queue {s.rq_queue}", file=sys.stderr, flush=True)
     run(context, s.rq_redis_url, s.rq_queue, burst=args.burst)

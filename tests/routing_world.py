@@ -11,11 +11,17 @@ from routing.store import Store
 
 SHOP, HELP = "whatsapp:+14155550100", "+15005550006"
 
-WORLD = parse_config({
+def world(bot_url: str = "http://127.0.0.1:9/bot") -> Workspace:
+    """The test workspace, with the shop campaign's bot at ``bot_url``."""
+    return parse_config(_world(bot_url))
+
+
+def _world(bot_url: str) -> dict:
+    return {
     "campaigns": [
         {"id": "shop", "channel": "whatsapp", "number": "+14155550100",
          "slack_channel": "C0SHOP", "departments": [{"id": "sales"}, {"id": "care"}],
-         "default_department": "sales", "bot": {"url": "http://127.0.0.1:9/bot",
+         "default_department": "sales", "bot": {"url": bot_url,
                                                 "secret_env": "SHOP_BOT_SECRET"},
          "typifications": [{"name": "Resolved", "subtypes": ["First contact", "Follow-up"]},
                            {"name": "Transfer"}]},
@@ -32,7 +38,10 @@ WORLD = parse_config({
         {"id": "dora", "slack_user": "U0DORA", "departments": ["help/desk"], "capacity": 3,
          "roles": ["auditor"]},
     ],
-})
+}
+
+
+WORLD = world()
 
 
 def where(store: Store, vid: str) -> str:

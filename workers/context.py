@@ -19,6 +19,8 @@ from routing.config import Campaign, Workspace
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
+SANDBOX_BOT_SECRET = "sandbox-bot-secret"  # used in sandbox mode when the env var is unset
+
 
 @dataclass
 class Context:
@@ -29,11 +31,14 @@ class Context:
     dispatcher: Dispatcher
     status_callback_url: str
     http: requests.Session
+    sandbox: bool = False
 
     def bot_secret(self, campaign: Campaign) -> str:
         """The HMAC secret of a campaign's bot, from the env var its config names."""
         assert campaign.bot is not None
         secret = os.environ.get(campaign.bot.secret_env, "")
+        if not secret and self.sandbox:
+            return SANDBOX_BOT_SECRET
         if not secret:
             raise LookupError(f"campaign {campaign.id}: set {campaign.bot.secret_env} to the "
                               "bot's signing secret")
@@ -42,7 +47,8 @@ class Context:
     @classmethod
     def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
               queue: str, twilio_sid: str, twilio_token: str, twilio_api_base: str,
-              slack_token: str, slack_api_base: str, public_url: str) -> Context:
+              slack_token: str, slack_api_base: str, public_url: str,
+              sandbox: bool = False) -> Context:
         slack = WebClient(token=slack_token, base_url=slack_api_base, timeout=10)
         slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
         return cls(
@@ -53,6 +59,7 @@ class Context:
             dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),
             status_callback_url=f"{public_url}/twilio/status",
             http=requests.Session(),
+            sandbox=sandbox,
         )
 
 

@@ -24,6 +24,7 @@ from gateway.settings import Settings
 from routing.config import Workspace
 from routing.store import Store
 from tests.signing import dumps, encode_form, slack_headers, twilio_signature
+from tests.snapshot import snapshot
 from workers.context import Context, install
 
 TWILIO_SID, TWILIO_TOKEN = "AC" + "1" * 32, "test-twilio-token"
@@ -74,8 +75,7 @@ class System:
 
     def snapshot(self) -> dict[bytes, bytes]:
         """Every key of this test's namespace with its serialized value."""
-        r = self.store.redis
-        return {k: r.dump(k) for k in r.keys(self.store.keys.prefix + "*")}
+        return snapshot(self.store.redis, self.store.keys.prefix)
 
     async def error_of(self, resp: aiohttp.ClientResponse) -> str:
         return (await resp.json())["error"]

@@ -8,6 +8,7 @@ import redis
 from routing.store import Store
 from routing.types import InboundMessage, InboundResult
 from tests.routing_world import HELP, SHOP, WORLD, check_invariants, where
+from tests.snapshot import snapshot
 
 PHONE = "+525512345678"
 
@@ -164,9 +165,9 @@ def test_raising_capacity_takes_waiting_work(store: Store) -> None:
 def test_dry_run_matches_routing_and_changes_nothing(store: Store) -> None:
     store.set_presence("bruno", "away", "test")
     store.set_owner([PHONE], "agent", "bruno", "test")
-    keys_before = {k: store.redis.dump(k) for k in store.redis.keys(store.keys.prefix + "*")}
+    keys_before = snapshot(store.redis, store.keys.prefix)
     rule, action, target, reason, _, _ = store.dry_run(PHONE, "shop", "sales", True)
-    assert {k: store.redis.dump(k) for k in store.redis.keys(store.keys.prefix + "*")} == \
+    assert snapshot(store.redis, store.keys.prefix) == \
         keys_before
     assert (rule, action, target) == (b"owner_agent", b"inbox", b"bruno")
     assert b"bruno is away" in reason

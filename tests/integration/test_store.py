@@ -8,6 +8,7 @@ import redis
 from routing.config import Workspace
 from routing.store import Store
 from routing.types import AgentReply, InboundMessage, InboundResult, ReplyResult
+from tests.snapshot import snapshot
 
 WA = "whatsapp:+14155238886"
 
@@ -45,9 +46,9 @@ def test_first_message_opens_and_assigns_to_online_department_member(store: Stor
 
 def test_same_message_sid_twice_changes_nothing(store: Store, sync_redis: redis.Redis) -> None:
     first = receive(store, inbound("SM1"))
-    before = {k: sync_redis.dump(k) for k in sync_redis.keys(store.keys.prefix + "*")}
+    before = snapshot(sync_redis, store.keys.prefix)
     again = receive(store, inbound("SM1"))
-    after = {k: sync_redis.dump(k) for k in sync_redis.keys(store.keys.prefix + "*")}
+    after = snapshot(sync_redis, store.keys.prefix)
     assert again.outcome == "duplicate"
     assert (again.message_id, again.conversation_id) == (first.message_id, first.conversation_id)
     assert before == after
