@@ -7,6 +7,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from channels.slack.events import build_app
+from gateway import slack_commands
 from gateway.services import Services
 from routing.types import AgentReply, ReplyResult
 
@@ -28,8 +29,11 @@ def setup(app: web.Application, services: Services) -> None:
             result = ReplyResult(result.outcome, result.conversation_id, who)
         return result
 
+    async def on_command(slack_user: str, text: str) -> str:
+        return await slack_commands.handle(services, slack_user, text)
+
     bolt = build_app(settings.slack_bot_token, settings.slack_signing_secret,
-                     settings.slack_api_base, on_reply)
+                     settings.slack_api_base, on_reply, on_command)
 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))

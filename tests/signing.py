@@ -62,3 +62,11 @@ def encode_form(form: dict[str, str]) -> str:
 
 def dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"))
+
+
+def slash_command(user: str, text: str, command: str = "/relaydesk") -> dict[str, str]:
+    return {"token": "legacy", "team_id": "T0001", "team_domain": "acme", "channel_id": "C0X",
+            "channel_name": "support", "user_id": user, "user_name": user.lower(),
+            "command": command, "text": text, "api_app_id": "A0001",
+            "response_url": "https://hooks.slack.com/commands/T0001/1/x",
+            "trigger_id": "1.2.3"}

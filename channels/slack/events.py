@@ -17,6 +17,8 @@ from channels.slack.render import refusal
 from routing.types import AgentReply, ReplyResult
 
 ReplyHandler = Callable[[AgentReply], Awaitable[ReplyResult]]
+CommandHandler = Callable[[str, str], Awaitable[str]]  # (slack user, text) -> answer
+COMMAND = "/relaydesk"
 
 # Message subtypes that are not a person writing in a thread.
 IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join",
@@ -41,7 +43,8 @@ def to_agent_reply(body: dict[str, Any]) -> AgentReply | None:
     )
 
 
-def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHandler) -> AsyncApp:
+def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHandler,
+              on_command: CommandHandler) -> AsyncApp:
     client = AsyncWebClient(token=token, base_url=api_base)
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
 
@@ -57,5 +60,12 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
                 channel=reply.slack_channel, user=reply.slack_user, thread_ts=reply.thread_ts,
                 text=explanation,
             )
+
+    @app.command(COMMAND)
+    async def command(ack: Any, body: dict[str, Any]) -> None:
+        # The answer is computed before acknowledging, so it is one round trip for Slack and
+        # the change is stored before Slack hears back.
+        await ack(text=await on_command(str(body.get("user_id", "")),
+                                        str(body.get("text", "")).strip()))
 
     return app
