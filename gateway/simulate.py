@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default="", help="the gateway (default: from HOST/PORT)")
     p.add_argument("--config", default="", help="YAML config (default: GATEWAY_CONFIG)")
     p.add_argument("--channel", choices=("whatsapp", "sms"), default="whatsapp")
+    p.add_argument("--campaign", default="", help="campaign id (default: the first campaign "
+                   "of --channel)")
     p.add_argument("--phone", default="+525512345678", help="the customer's phone")
     p.add_argument("--name", default="Lucía", help="the customer's WhatsApp profile name")
     p.add_argument("--agent", default="", help="Slack user id of the agent (default: the "
@@ -193,7 +195,11 @@ async def interactive(sim: Simulator) -> int:
 
 
 async def run(args: argparse.Namespace, workspace: Workspace, url: str, public_url: str) -> int:
-    campaign = next(c for c in workspace.campaigns if c.channel == args.channel)
+    campaign = (workspace.campaign(args.campaign) if args.campaign else
+                next(c for c in workspace.campaigns if c.channel == args.channel))
+    if campaign is None:
+        say("simulate", f"no campaign {args.campaign!r}")
+        return 1
     agent = args.agent or next(
         (a.slack_user for a in workspace.agents if a.presence == "online"),
         workspace.agents[0].slack_user if workspace.agents else "U0NOBODY")

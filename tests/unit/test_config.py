@@ -69,7 +69,7 @@ def test_numbers_are_normalized_to_e164() -> None:
 def test_config_check_command(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "gateway", "config", "check", str(EXAMPLE_CONFIG)],
                         cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert ok.returncode == 0 and "ok (2 campaigns, 2 agents)" in ok.stdout
+    assert ok.returncode == 0 and "ok (3 campaigns, 2 agents)" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("campaigns:\n  - id: x\n    channel: sms\n    number: '99'\n"
                    "    slack_channel: C0X\n")
