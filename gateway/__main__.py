@@ -198,8 +198,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import redis
+
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except redis.ConnectionError as exc:
+        sys.exit(f"cannot reach Redis ({exc}); is `make run` up, or REDIS_URL set?")
 
 
 if __name__ == "__main__":

@@ -129,7 +129,9 @@ class Simulator:
         self.twilio_seen = len(messages)
 
     def _show_slack(self, method: str, p: dict[str, Any]) -> None:
-        if method == "chat.postMessage" and not p.get("thread_ts"):
+        if method == "chat.postMessage" and str(p.get("channel", "")).startswith("D"):
+            self._say(f"slack DM {p['channel'][1:]}", p.get("text", ""))
+        elif method == "chat.postMessage" and not p.get("thread_ts"):
             self._say(f"slack #{p.get('channel')}", f"new thread card: {p.get('text')}")
         elif method == "chat.postMessage":
             if p.get("channel") == self.campaign.slack_channel and not self.quiet:
