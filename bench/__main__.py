@@ -26,13 +26,16 @@ import redis
 from rq import Queue
 
 from bench import report
+from bench import routing as routing_bench
 from bench.load import CUSTOMERS, PATH, Phase, Webhook, build_webhooks, run_phase, session
 from bench.processes import Server, StartupFailed, gateway_env, spawn, wait_ready
 from bench.redis_stats import Counters, Meter, per_message
 from gateway.redis_launcher import EmbeddedRedis, free_port
 from gateway.settings import SANDBOX_TWILIO_TOKEN, Settings
+from routing.config import load_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "relaydesk.yaml"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ async def measure(cfg: Config, hooks: list[Webhook], gateway: Server, ceiling: S
         gw_warm, gw, gw_cpu, counters = await run_target(cfg, gateway, warm, measured, meters)
         log_tail = gateway.log_tail() if gw_warm.errors or gw.errors else ""
         ceil_warm, ceil, ceil_cpu, _ = await run_target(cfg, ceiling, warm, measured, {})
+        routing_figures = await routing_bench.measure(
+            routing_url, load_config(EXAMPLE_CONFIG), cfg.requests, cfg.concurrency)
         queue = Queue(Settings.model_fields["rq_queue"].default, connection=rq)
         jobs, version = queue.count, routing.info("server")["redis_version"]
     finally:
@@ -98,6 +103,7 @@ async def measure(cfg: Config, hooks: list[Webhook], gateway: Server, ceiling: S
         "targets": targets,
         "comparison": report.comparison(targets["gateway"], targets["ceiling"]),
         "redis_per_message": redis_figures(counters, gw),
+        "routing": routing_figures,
         "checks": {
             "jobs_queued": jobs, "messages_ok": gw_warm.ok + gw.ok,
             "warmup_errors": {"gateway": dict(gw_warm.errors), "ceiling": dict(ceil_warm.errors)},
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     except StartupFailed as exc:
         sys.exit(f"bench: {exc}")
     print(report.render(summary))
+    print(routing_bench.render(summary["routing"]))
     warmup_errors = {k: v for k, v in summary["checks"]["warmup_errors"].items() if v}
     if warmup_errors:
         print(f"warm-up errors: {warmup_errors}")
