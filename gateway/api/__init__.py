@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import agents, contacts, conversations, openapi
+from gateway.api import openapi
 
 
 def setup(app: web.Application) -> None:
-    contacts.setup(app)
-    agents.setup(app)
-    conversations.setup(app)
+    for method, path, handler, *_ in openapi.OPERATIONS:
+        app.router.add_route(method.upper(), path, handler)
     app.router.add_get("/api/openapi.json", openapi.serve)

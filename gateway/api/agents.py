@@ -56,8 +56,3 @@ def await_jobs(request: web.Request, assigned: list) -> None:
     vids = [v.decode() if isinstance(v, bytes) else v for v in assigned]
     services(request).dispatch(*(f"{kind}:{v}" for v in vids for kind in ("card", "alert")))
 
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/agents/{agent}", get_agent)
-    app.router.add_put("/api/agents/{agent}/presence", put_presence)
-    app.router.add_put("/api/agents/{agent}/capacity", put_capacity)

@@ -95,11 +95,3 @@ async def get_contact(request: web.Request) -> web.Response:
         "exclusive_agents": exclusive,
     })
 
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/contacts/{contact}", get_contact)
-    app.router.add_put("/api/contacts/{contact}/owner", put_owner)
-    app.router.add_delete("/api/contacts/{contact}/owner", delete_owner)
-    app.router.add_post("/api/owners/bulk", bulk_owner)
-    app.router.add_put("/api/contacts/{contact}/exclusive/{campaign}", put_exclusive)
-    app.router.add_delete("/api/contacts/{contact}/exclusive/{campaign}", delete_exclusive)

@@ -129,10 +129,3 @@ async def explain(store: Store, campaign: Campaign, ref: str) -> dict:
             "target": target, "reason": reason,
             "skipped": [s for s in skipped.split("; ") if s]}
 
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/conversations/{conversation}", get_conversation)
-    app.router.add_post("/api/conversations/{conversation}/messages", post_message)
-    app.router.add_post("/api/conversations/{conversation}/handoff", post_handoff)
-    app.router.add_post("/api/conversations/{conversation}/close", post_close)
-    app.router.add_get("/api/routing/dry-run", dry_run)

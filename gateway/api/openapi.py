@@ -3,12 +3,13 @@ from what the handlers validate. A test checks that it lists exactly the routes 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api import models
+from gateway.api import agents, contacts, conversations, models
 
 CONTACT = {"name": "contact", "in": "path", "required": True,
            "description": "contact id (c12) or E.164 phone (+525512345678, URL-encoded)",
@@ -32,39 +33,51 @@ CONV = _path("conversation", "conversation id (v12)")
 AGENT = _path("agent", "agent id")
 CAMPAIGN = _path("campaign", "campaign id")
 
-# (method, path, summary, body model, parameters, who may call)
-OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, list[dict], str]] = [
-    ("get", "/api/contacts/{contact}", "Read a contact's owner and exclusive agents", None,
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# (method, path, handler, summary, body model, parameters, who may call): the one place routes
+# are declared; ``gateway.api.setup`` registers them and ``document`` describes them.
+OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict], str]] = [
+    ("get", "/api/contacts/{contact}", contacts.get_contact,
+     "Read a contact's owner and exclusive agents", None,
      [CONTACT], "owner assigners"),
-    ("put", "/api/contacts/{contact}/owner", "Set a contact's owner", models.Owner, [CONTACT],
+    ("put", "/api/contacts/{contact}/owner", contacts.put_owner,
+     "Set a contact's owner", models.Owner, [CONTACT],
      "owner assigners (workspace `owner_assigners`; admin always)"),
-    ("delete", "/api/contacts/{contact}/owner", "Make a contact unassigned", None, [CONTACT],
+    ("delete", "/api/contacts/{contact}/owner", contacts.delete_owner,
+     "Make a contact unassigned", None, [CONTACT],
      "owner assigners"),
-    ("post", "/api/owners/bulk", "Set the owner of many contacts", models.BulkOwner, [],
+    ("post", "/api/owners/bulk", contacts.bulk_owner,
+     "Set the owner of many contacts", models.BulkOwner, [],
      "owner assigners"),
-    ("put", "/api/contacts/{contact}/exclusive/{campaign}",
+    ("put", "/api/contacts/{contact}/exclusive/{campaign}", contacts.put_exclusive,
      "Set the exclusive agent of a contact in a campaign", models.Exclusive,
      [CONTACT, CAMPAIGN], "owner assigners"),
-    ("delete", "/api/contacts/{contact}/exclusive/{campaign}",
+    ("delete", "/api/contacts/{contact}/exclusive/{campaign}", contacts.delete_exclusive,
      "Remove the exclusive agent of a contact in a campaign", None, [CONTACT, CAMPAIGN],
      "owner assigners"),
-    ("get", "/api/agents/{agent}", "Read an agent's presence, capacity, load and inbox", None,
+    ("get", "/api/agents/{agent}", agents.get_agent,
+     "Read an agent's presence, capacity, load and inbox", None,
      [AGENT], "the agent, supervisor, auditor, admin"),
-    ("put", "/api/agents/{agent}/presence", "Set presence; coming online takes waiting work",
+    ("put", "/api/agents/{agent}/presence", agents.put_presence,
+     "Set presence; coming online takes waiting work",
      models.Presence, [AGENT], "the agent, supervisor, admin"),
-    ("put", "/api/agents/{agent}/capacity", "Set capacity; raising it takes waiting work",
+    ("put", "/api/agents/{agent}/capacity", agents.put_capacity,
+     "Set capacity; raising it takes waiting work",
      models.Capacity, [AGENT], "supervisor, admin"),
-    ("get", "/api/conversations/{conversation}", "Read a conversation and its events", None,
+    ("get", "/api/conversations/{conversation}", conversations.get_conversation,
+     "Read a conversation and its events", None,
      [CONV], "its assignee, supervisor, auditor, admin, its campaign's bot"),
-    ("post", "/api/conversations/{conversation}/messages",
+    ("post", "/api/conversations/{conversation}/messages", conversations.post_message,
      "The bot answers the customer", models.Message, [CONV, IDEMPOTENCY],
      "its campaign's bot, admin"),
-    ("post", "/api/conversations/{conversation}/handoff",
+    ("post", "/api/conversations/{conversation}/handoff", conversations.post_handoff,
      "The bot hands the conversation to people", models.Handoff, [CONV, IDEMPOTENCY],
      "its campaign's bot, admin"),
-    ("post", "/api/conversations/{conversation}/close", "Close a conversation", models.Close,
+    ("post", "/api/conversations/{conversation}/close", conversations.post_close,
+     "Close a conversation", models.Close,
      [CONV], "its assignee, supervisor, admin"),
-    ("get", "/api/routing/dry-run",
+    ("get", "/api/routing/dry-run", conversations.dry_run,
      "Where a new conversation would go now, and why (changes nothing)", None,
      [_query("campaign", "campaign id"), _query("contact", "contact id or E.164 phone")],
      "supervisor, auditor, admin"),
@@ -76,7 +89,7 @@ ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "require
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR}
-    for method, path, summary, model, params, who in OPERATIONS:
+    for method, path, _, summary, model, params, who in OPERATIONS:
         op: dict[str, Any] = {
             "summary": summary, "description": f"Who may call: {who}.", "parameters": params,
             "responses": {
