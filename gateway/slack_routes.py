@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -9,15 +12,41 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from channels.slack.events import build_app
 from gateway import slack_commands
 from gateway.services import Services
+from gateway.slack_desk import Desk
 from routing.types import AgentReply, ReplyResult
 
 log = structlog.get_logger("slack")
+NOTE = ";;"
+CANNED = re.compile(r"^;([a-z0-9_-]{1,30})$")
 
 
 def setup(app: web.Application, services: Services) -> None:
     settings = services.settings
 
     async def on_reply(reply: AgentReply) -> ReplyResult:
+        text = reply.text.strip()
+        if text.startswith(NOTE) or CANNED.match(text):
+            vid = await services.store.redis.hget(services.store.keys.threads,
+                                                  f"{reply.slack_channel}|{reply.thread_ts}")
+            agent = next((a for a in services.workspace.agents
+                          if a.slack_user == reply.slack_user), None)
+            if vid is None:
+                return ReplyResult("no_conversation", "", "")
+            if agent is None:
+                return ReplyResult("not_an_agent", vid.decode(), "")
+            if text.startswith(NOTE):  # an internal note: recorded, never sent (S1)
+                await services.store.note(vid.decode(), agent.id, text[len(NOTE):].strip(),
+                                          reply.event_id)
+                return ReplyResult("noted", vid.decode(), "")
+            campaign = services.workspace.campaign(
+                (await services.store.redis.hget(services.store.keys.conv(vid.decode()),
+                                                 "campaign") or b"").decode())
+            key = CANNED.match(text).group(1)
+            canned = campaign.canned.get(key) if campaign else None
+            if canned is None:
+                known = ", ".join(f";{k}" for k in sorted(campaign.canned)) if campaign else ""
+                return ReplyResult("unknown_canned", vid.decode(), f";{key}|{known or 'none'}")
+            reply = dataclasses.replace(reply, text=canned)  # A6: the canned text is sent
         result = ReplyResult.parse(await services.store.agent_reply(reply))
         log.info("slack.reply", outcome=result.outcome, conversation=result.conversation_id,
                  event_id=reply.event_id)
@@ -33,7 +62,7 @@ def setup(app: web.Application, services: Services) -> None:
         return await slack_commands.handle(services, slack_user, text)
 
     bolt = build_app(settings.slack_bot_token, settings.slack_signing_secret,
-                     settings.slack_api_base, on_reply, on_command)
+                     settings.slack_api_base, on_reply, on_command, Desk(services))
 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))

@@ -60,6 +60,7 @@ class Bot(_Strict):
 class CampaignOptions(_Strict):
     attachments: bool = True
     history_hours: int = Field(24, ge=0, le=24 * 90)
+    history_conversations: int = Field(5, ge=1, le=50, description="A10: last N shown")
     reminder_minutes: int = Field(10, ge=1)
 
 
@@ -75,6 +76,8 @@ class Campaign(_Strict):
     typifications: tuple[Typification, ...] = ()
     bot: Bot | None = None
     options: CampaignOptions = CampaignOptions()
+    canned: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,30}$")], str] = Field(
+        default_factory=dict, description="`;key` in a thread sends this text (A6)")
 
     @field_validator("number")
     @classmethod
@@ -105,6 +108,9 @@ class Campaign(_Strict):
         return f"whatsapp:{self.number}" if self.channel == "whatsapp" else self.number
 
 
+Grant = Literal["history", "edit_contact", "active_messages", "assign_owners", "attachments"]
+
+
 class Agent(_Strict):
     id: Slug
     name: str = ""
@@ -115,6 +121,8 @@ class Agent(_Strict):
     presence: Literal["online", "away", "offline"] = Field(
         "offline", description="presence at first start; later changes live in Redis"
     )
+    grants: dict[str, tuple[Grant, ...]] = Field(
+        default_factory=dict, description="per-campaign grants: campaign id -> grants")
 
     @field_validator("slack_user")
     @classmethod
@@ -132,6 +140,8 @@ class Workspace(_Strict):
     owner_assigners: tuple[Role, ...] = Field(
         ("admin", "supervisor"), description="roles that may set owners and exclusive agents "
         "(admin always may; seed 003)")
+    supervisors_channel: str | None = Field(
+        None, description="Slack channel where escalations are announced")
     campaigns: tuple[Campaign, ...] = Field(min_length=1)
     agents: tuple[Agent, ...] = ()
 
@@ -148,6 +158,9 @@ class Workspace(_Strict):
         if len(users) != len(set(users)):
             problems.append("agents: two agents share one slack_user")
         for i, agent in enumerate(self.agents):
+            for campaign_id in agent.grants:
+                if campaign_id not in campaigns:
+                    problems.append(f"agents[{i}].grants: no campaign {campaign_id!r}")
             for ref in agent.departments:
                 campaign_id, _, dept = ref.partition("/")
                 campaign = campaigns.get(campaign_id)

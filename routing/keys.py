@@ -83,6 +83,15 @@ class Keys:
     def inbox(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}:inbox"
 
+    def agent_open(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:open"
+
+    def contact_convs(self, cid: str) -> str:
+        return f"{self.prefix}contact:{cid}:convs"
+
+    def contact_notes(self, cid: str) -> str:
+        return f"{self.prefix}contact:{cid}:notes"
+
     def unassigned(self, campaign: str) -> str:
         return f"{self.prefix}unassigned:{campaign}"
 

@@ -108,3 +108,37 @@ def may_close(p: Principal, ws: Workspace, assignee: str) -> str | None:
 
 def may_dry_run(p: Principal, ws: Workspace) -> str | None:
     return _need(p, ws, READING, "the routing dry run")
+
+
+def has_grant(p: Principal, ws: Workspace, campaign: str, grant: str) -> bool:
+    """Per-campaign grants (section 8); admins have them all."""
+    if "admin" in roles(p, ws):
+        return True
+    agent = ws.agent(p.agent) if p.kind == "agent" else None
+    return bool(agent and grant in agent.grants.get(campaign, ()))
+
+
+def may_edit_contact(p: Principal, ws: Workspace, campaign: str) -> str | None:
+    """E1-E3: the campaign's "edit contact" grant; admins always."""
+    if has_grant(p, ws, campaign, "edit_contact"):
+        return None
+    return f"editing contacts needs the \"edit contact\" permission in {campaign}"
+
+
+def may_reassign(p: Principal, ws: Workspace) -> str | None:
+    return _need(p, ws, SUPERVISING, "assigning a conversation to someone else")
+
+
+def may_handle(p: Principal, ws: Workspace, assignee: str, what: str) -> str | None:
+    """Transfer, escalate: the assignee, or a supervisor."""
+    if p.kind == "agent" and p.agent and p.agent == assignee:
+        return None
+    return _need(p, ws, SUPERVISING, f"{what} a conversation you are not assigned")
+
+
+def may_view(p: Principal, ws: Workspace, campaign: str) -> str | None:
+    """Seeing a conversation's contact and history: anyone serving the campaign."""
+    agent = ws.agent(p.agent) if p.kind == "agent" else None
+    if agent and any(ref.startswith(campaign + "/") for ref in agent.departments):
+        return None
+    return _need(p, ws, READING, f"viewing {campaign}'s contacts (you do not serve it)")

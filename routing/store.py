@@ -29,7 +29,8 @@ def script_source(name: str) -> str:
 
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
-           "exclusive", "dry_run", "handoff", "outbound")
+           "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
+           "contact_edit")
 
 
 class Store:
@@ -116,6 +117,23 @@ class Store:
         wrong_status | window_closed."""
         return self._run("outbound", vid, author, text, idem_key, WHATSAPP_WINDOW,
                          require_status)
+
+    def move(self, vid: str, actor: str, kind: str, target: str, note: str,
+             default_department: str = "") -> Any:
+        """Reassign / transfer; [outcome, new assignee or detail, conversations the freed agent
+        took]. kind: reassign | transfer_agent | transfer_campaign."""
+        return self._run("move", vid, actor, kind, target, note, default_department)
+
+    def escalate(self, vid: str, actor: str, escalation: str, note: str) -> Any:
+        return self._run("escalate", vid, actor, escalation, note)
+
+    def note(self, vid: str, actor: str, text: str, dedupe_key: str = "") -> Any:
+        return self._run("note", vid, actor, text, dedupe_key, EVENT_TTL)
+
+    def edit_contact(self, cid: str, actor: str, changes: dict[str, str]) -> Any:
+        """[outcome, changed fields...]; outcome edited | not_found | phone_taken."""
+        flat = [x for pair in changes.items() for x in pair]
+        return self._run("contact_edit", cid, actor, *flat)
 
     def seed(self, workspace: Workspace) -> Any:
         """Load agents and departments from config in one MULTI. Presence set at first start

@@ -64,7 +64,7 @@ class InboundResult:
 
 ReplyOutcome = Literal[
     "queued", "duplicate", "no_conversation", "closed", "not_an_agent", "not_assignee",
-    "window_closed",
+    "window_closed", "noted", "unknown_canned",
 ]
 
 

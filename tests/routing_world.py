@@ -91,6 +91,8 @@ def check_invariants(r: redis.Redis, store: Store, ws: Workspace = WORLD,
         state = {a.decode(): b.decode() for a, b in store.agent_hash(agent.id).items()}
         load, cap = int(state.get("load", 0)), int(state.get("capacity", 0))
         assert load == loads[agent.id], f"{agent.id}: load {load} but {loads[agent.id]} assigned"
+        mine = {v.decode() for v in r.smembers(k.agent_open(agent.id))}
+        assert len(mine) == load, f"{agent.id}: open set {sorted(mine)} but load {load}"
         limit = max(cap, (allowance or {}).get(agent.id, 0))
         assert load <= limit, f"{agent.id} was given work over capacity ({load}/{cap})"
         free = state.get("presence") == "online" and load < cap

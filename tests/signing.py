@@ -70,3 +70,34 @@ def slash_command(user: str, text: str, command: str = "/relaydesk") -> dict[str
             "command": command, "text": text, "api_app_id": "A0001",
             "response_url": "https://hooks.slack.com/commands/T0001/1/x",
             "trigger_id": "1.2.3"}
+
+
+def button_click(user: str, action: str, value: str, channel: str, message_ts: str
+                 ) -> dict[str, Any]:
+    return {"type": "block_actions", "user": {"id": user}, "api_app_id": "A0001",
+            "token": "legacy", "team": {"id": "T0001"}, "trigger_id": f"trig-{action}",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "channel": {"id": channel},
+            "actions": [{"action_id": action, "block_id": "rd_actions", "value": value,
+                         "type": "button", "action_ts": "1"}]}
+
+
+def select_in_view(user: str, view: dict[str, Any], block: str, value: str) -> dict[str, Any]:
+    state = {"values": {block: {block: {"type": "static_select",
+                                        "selected_option": {"value": value}}}}}
+    return {"type": "block_actions", "user": {"id": user}, "api_app_id": "A0001",
+            "token": "legacy", "team": {"id": "T0001"}, "trigger_id": "trig-select",
+            "container": {"type": "view", "view_id": view.get("id", "V1")},
+            "view": view | {"id": view.get("id", "V1"), "hash": "h1", "state": state},
+            "actions": [{"action_id": block, "block_id": block, "type": "static_select",
+                         "selected_option": {"value": value}, "action_ts": "1"}]}
+
+
+def submit_view(user: str, callback: str, metadata: str, fields: dict[str, str],
+                selects: tuple[str, ...] = ()) -> dict[str, Any]:
+    values = {k: {k: ({"type": "static_select", "selected_option": {"value": v}} if k in selects
+                      else {"type": "plain_text_input", "value": v})} for k, v in fields.items()}
+    return {"type": "view_submission", "user": {"id": user}, "api_app_id": "A0001",
+            "token": "legacy", "team": {"id": "T0001"}, "trigger_id": "trig-submit",
+            "view": {"id": "V1", "type": "modal", "callback_id": callback, "hash": "h1",
+                     "private_metadata": metadata, "state": {"values": values}}}

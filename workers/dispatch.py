@@ -21,6 +21,7 @@ JOBS = {
     "card": "workers.jobs.update_card",
     "alert": "workers.jobs.alert_agent",
     "bot": "workers.jobs.deliver_to_bot",
+    "escalation": "workers.jobs.notify_supervisors",
 }
 
 

@@ -237,3 +237,19 @@ def deliver_to_bot(ctx: Context, vid: str) -> None:
             })
             r.lpop(keys.to_bot(vid))
             log.info("bot.delivered", conversation=vid, message=msg.id)
+
+
+def notify_supervisors(vid: str) -> None:
+    """S6: an escalation is announced in the supervisors' channel."""
+    ctx, started = current(), time.time()
+    channel = ctx.workspace.supervisors_channel
+    conv = _conversation(ctx, vid)
+    if channel and conv.extra.get("priority") == "escalated":
+        contact = _contact(ctx, conv.contact)
+        who = contact.get("name") or contact.get("phone") or conv.contact
+        link = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
+        ctx.slack.chat_postMessage(channel=channel, text=(
+            f":rotating_light: Escalation ({conv.extra.get('escalation', 'general')}): "
+            f"conversation {vid} with {render.escape(who)}{link}, assigned to "
+            f"{_agent_name(ctx, conv.assignee) or 'nobody'}."))
+    ctx.store.settle(f"escalation:{vid}", started)

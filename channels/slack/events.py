@@ -7,8 +7,9 @@ its 200; Slack's retries are deduplicated on ``event_id`` by the handler.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +19,18 @@ from routing.types import AgentReply, ReplyResult
 
 ReplyHandler = Callable[[AgentReply], Awaitable[ReplyResult]]
 CommandHandler = Callable[[str, str], Awaitable[str]]  # (slack user, text) -> answer
+
+
+class DeskHandler(Protocol):
+    """What the card's buttons and modals call (gateway.slack_desk.Desk)."""
+
+    async def open(self, client: AsyncWebClient, action: str, slack_user: str, vid: str,
+                   trigger_id: str) -> str | None: ...
+
+    async def agent_chosen(self, client: AsyncWebClient, view: dict[str, Any]) -> None: ...
+
+    async def submit(self, client: AsyncWebClient, callback: str, slack_user: str,
+                     view: dict[str, Any]) -> dict[str, Any] | None: ...
 COMMAND = "/relaydesk"
 
 # Message subtypes that are not a person writing in a thread.
@@ -44,7 +57,7 @@ def to_agent_reply(body: dict[str, Any]) -> AgentReply | None:
 
 
 def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHandler,
-              on_command: CommandHandler) -> AsyncApp:
+              on_command: CommandHandler, desk: DeskHandler) -> AsyncApp:
     client = AsyncWebClient(token=token, base_url=api_base)
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
 
@@ -67,5 +80,27 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
         # the change is stored before Slack hears back.
         await ack(text=await on_command(str(body.get("user_id", "")),
                                         str(body.get("text", "")).strip()))
+
+    @app.action(re.compile(r"^rd_(assign|transfer|escalate|close|contact|history)$"))
+    async def card_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = body["actions"][0]
+        refusal = await desk.open(client, action["action_id"], body["user"]["id"],
+                                  action["value"], body["trigger_id"])
+        if refusal:
+            channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"],
+                                            text=refusal)
+
+    @app.action("agent")  # the assign modal's select: pre-fill the note
+    async def agent_chosen(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await desk.agent_chosen(client, body["view"])
+
+    @app.view(re.compile(r"^rd_(assign|transfer|escalate|close|contact|contact_confirm)$"))
+    async def submitted(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        answer = await desk.submit(client, view["callback_id"], body["user"]["id"], view)
+        await ack(**(answer or {}))
 
     return app

@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from channels.slack.escape import escape
+from channels.slack.escape import escape as escape
+from channels.slack.modals import action_buttons
 from routing.types import STATUS_LABELS, Conversation, Media
 
 #: The reaction shown on an agent's message for each status label.
@@ -67,6 +68,7 @@ def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
                 "type": "section",
                 "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
             },
+            *([] if conv.status == "closed" else [action_buttons(conv.id)]),
             {
                 "type": "context",
                 "elements": [{"type": "mrkdwn", "text": HINT}],
@@ -114,6 +116,9 @@ REFUSALS = {
 }
 
 
-def refusal(outcome: str, assignee: str = "") -> str | None:
+def refusal(outcome: str, detail: str = "") -> str | None:
+    if outcome == "unknown_canned":
+        key, _, known = detail.partition("|")
+        return f"There is no canned response {key} in this campaign (available: {known})."
     template = REFUSALS.get(outcome)
-    return template.format(assignee=assignee or "nobody") if template else None
+    return template.format(assignee=detail or "nobody") if template else None

@@ -20,6 +20,7 @@ redis.call('ZADD', P .. 'pending', NOW, 'card:' .. vid)
 local assigned = {}
 if c[2] and c[2] ~= '' then
   redis.call('HINCRBY', P .. 'agent:' .. c[2], 'load', -1)
+  redis.call('SREM', P .. 'agent:' .. c[2] .. ':open', vid)
   assigned = fill(c[2], 'capacity freed (conversation ' .. vid .. ' closed)')
 end
 return {'closed', assigned}

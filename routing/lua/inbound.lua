@@ -31,6 +31,7 @@ if not vid then
              'channel', channel, 'customer_addr', from, 'campaign_addr', to,
              'status', 'open', 'origin', 'inbound', 'opened_at', NOW)
   redis.call('HSET', P .. 'open', open_field, vid)
+  redis.call('ZADD', P .. 'contact:' .. cid .. ':convs', NOW, vid)
   event(vid, 'type', 'opened', 'actor', 'customer', 'origin', 'inbound', 'campaign', campaign)
   opened = 1
   assignee = route(vid, cid, campaign, dept, bot)

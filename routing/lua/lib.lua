@@ -162,6 +162,7 @@ local function assign(vid, agent, rule, reason, skipped)
   redis.call('HDEL', conv, 'queued_at')
   redis.call('HINCRBY', P .. 'agent:' .. agent, 'load', 1)
   redis.call('HSET', P .. 'agent:' .. agent, 'last_assigned_at', NOW)
+  redis.call('SADD', P .. 'agent:' .. agent .. ':open', vid)
   event(vid, 'type', 'assigned', 'actor', 'router', 'agent', agent, 'rule', rule,
         'reason', reason, 'skipped', skipped or '')
   redis.call('ZADD', P .. 'pending', NOW, 'card:' .. vid)
@@ -236,4 +237,20 @@ local function fill(agent, cause)
     table.insert(assigned, best)
   end
   return assigned
+end
+
+-- Take an open conversation out of wherever it is (assignee, inbox, queue, bot). Returns the
+-- agent whose capacity it freed, or ''.
+local function release(vid)
+  local conv = P .. 'conv:' .. vid
+  unqueue(vid)
+  local old = redis.call('HGET', conv, 'assignee') or ''
+  if old ~= '' and redis.call('HGET', conv, 'status') == 'assigned' then
+    redis.call('HINCRBY', P .. 'agent:' .. old, 'load', -1)
+    redis.call('SREM', P .. 'agent:' .. old .. ':open', vid)
+  else
+    old = ''
+  end
+  redis.call('HSET', conv, 'assignee', '', 'waiting_for', '', 'bot', '0')
+  return old
 end

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,16 @@ class System:
                                   headers=headers) as resp:
             await resp.read()
             return resp
+
+    async def interact(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        """A signed Slack interactivity request (button, select, modal submission)."""
+        body = encode_form({"payload": dumps(payload)})
+        headers = slack_headers(SLACK_SECRET, body) | {
+            "Content-Type": "application/x-www-form-urlencoded"}
+        async with self.http.post(self.base + "/slack/events", data=body,
+                                  headers=headers) as resp:
+            text = await resp.text()
+            return resp.status, json.loads(text) if text.startswith("{") else text
 
     def snapshot(self) -> dict[bytes, bytes]:
         """Every key of this test's namespace with its serialized value."""
