@@ -51,6 +51,13 @@ def _contact(ctx: Context, cid: str) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in ctx.store.contact_hash(cid).items()}
 
 
+def _owner(ctx: Context, contact: dict[str, str]) -> str:
+    kind, ident = contact.get("owner_type", ""), contact.get("owner_id", "")
+    if kind == "agent":
+        return _agent_name(ctx, ident)
+    return f"department {ident}" if kind == "department" else "unassigned"
+
+
 def _card(ctx: Context, conv: Conversation) -> dict:
     contact = _contact(ctx, conv.contact)
     campaign = ctx.workspace.campaign(conv.campaign)
@@ -58,7 +65,43 @@ def _card(ctx: Context, conv: Conversation) -> dict:
         conv, contact.get("name", ""), contact.get("phone", ""),
         campaign.name or campaign.id if campaign else conv.campaign,
         _agent_name(ctx, conv.assignee), _agent_name(ctx, conv.extra.get("waiting_for", "")),
+        _owner(ctx, contact),
     )
+
+
+def _messages(ctx: Context, vid: str, since: float = 0.0) -> list[tuple[str, str]]:
+    """(who, text) of a conversation's messages, oldest first."""
+    out = []
+    for _, event in ctx.store.events(vid):
+        if event.get(b"type") == b"message" and float(event.get(b"at", b"0")) >= since:
+            msg = _message(ctx, event[b"message"].decode())
+            who = ("customer" if msg.direction == "in" else
+                   "bot" if msg.author == "bot" else _agent_name(ctx, msg.author))
+            out.append((who, msg.body))
+    return out
+
+
+def _thread_context(ctx: Context, conv: Conversation) -> str | None:
+    """What a new thread needs before its messages: the transfer context (O6), or the
+    contact's earlier history within the campaign's window (A2)."""
+    previous = conv.extra.get("previous_campaign")
+    if previous:
+        prev = ctx.workspace.campaign(previous)
+        return render.transfer_context(prev.name or prev.id if prev else previous,
+                                       _owner(ctx, _contact(ctx, conv.contact)),
+                                       _messages(ctx, conv.id)[-10:])
+    campaign = ctx.workspace.campaign(conv.campaign)
+    hours = campaign.options.history_hours if campaign else 0
+    if not hours:
+        return None
+    since = (conv.opened_at or time.time()) - hours * 3600
+    earlier = []
+    for raw in ctx.store.redis.zrangebyscore(ctx.store.keys.contact_convs(conv.contact),
+                                             "-inf", "+inf"):
+        other = raw.decode()
+        if other != conv.id:
+            earlier += _messages(ctx, other, since)
+    return render.earlier_history(hours, earlier[-20:]) if earlier else None
 
 
 def _agent_name(ctx: Context, agent_id: str) -> str:
@@ -111,6 +154,9 @@ def relay_to_slack(ctx: Context, vid: str) -> None:
         pipe.execute()
         ctx.store.settle(f"card:{vid}", started)
         log.info("slack.card_posted", conversation=vid, ts=conv.slack_ts)
+        if context := _thread_context(ctx, conv):
+            ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
+                                       text=context)
     while (head := r.lindex(keys.to_slack(vid), 0)) is not None:
         msg = _message(ctx, head.decode())
         shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"

@@ -41,7 +41,8 @@ def contact_label(name: str, phone: str) -> str:
 
 
 def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
-         assignee_name: str, waiting_name: str = "") -> dict[str, Any]:
+         assignee_name: str, waiting_name: str = "", owner: str = "unassigned"
+         ) -> dict[str, Any]:
     """The parent message of a conversation's thread (text + blocks)."""
     who = contact_label(contact_name, phone)
     status = {"bot": "bot is answering", "waiting": f"waiting for {waiting_name or 'its agent'}",
@@ -55,6 +56,7 @@ def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
         ("Status", status),
         ("Assignee", escape(assignee)),
         ("Department", conv.department or "—"),
+        ("Owner", escape(owner)),
         ("Priority", conv.extra.get("escalation") or conv.extra.get("priority") or "normal"),
         ("Assigned", _when(conv.assigned_at)),
         ("Opened", _when(conv.opened_at)),
@@ -88,6 +90,23 @@ def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": bool(media),
     }
+
+
+def history_lines(messages: list[tuple[str, str]]) -> str:
+    """(who, text) pairs as thread text, customer text escaped like everywhere else."""
+    return "\n".join(f"• *{escape(who)}:* {escape(text) or '(media)'}" for who, text in messages)
+
+
+def transfer_context(previous_campaign: str, owner: str, messages: list[tuple[str, str]]
+                     ) -> str:
+    """O6: whoever receives a transferred conversation sees its owner and recent history."""
+    return (f":arrow_right: Transferred from {escape(previous_campaign)}. Contact owner: "
+            f"{escape(owner)}.\n*Recent messages*\n" + (history_lines(messages) or "none"))
+
+
+def earlier_history(hours: int, messages: list[tuple[str, str]]) -> str:
+    """A2: the contact's messages of the campaign's history window, before this thread."""
+    return f":clock3: *Earlier history (last {hours} h)*\n" + history_lines(messages)
 
 
 def bot_reply(body: str) -> dict[str, Any]:

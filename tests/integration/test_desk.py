@@ -273,3 +273,38 @@ async def test_history_lists_the_contacts_conversations(system: System) -> None:
     view = await click(system, "U0ANA", "rd_history", new, new_card)
     text = view["blocks"][0]["text"]["text"]
     assert text.index(new) < text.index(vid) and "Resolved › Follow-up" in text
+
+
+async def test_transfer_receiver_sees_owner_and_recent_messages(system: System) -> None:
+    system.store.set_owner(["+525512345678"], "agent", "sofia", "test")
+    vid, card = await conversation(system)  # owner sofía is offline: waits in her inbox
+    assert conv(system, vid)["status"] == "waiting"
+    fields = [f["text"] for f in card["blocks"][1]["fields"]]
+    assert "*Owner*\nSofía" in fields
+    await system.interact(submit_view("U0SOFIA", "rd_transfer", vid,
+                                      {"target": "campaign:sales", "note": "a sale"},
+                                      ("target",)))
+    await system.drain()
+    new_card = card_of(system, "C0SALES")
+    [context] = thread(system, new_card)
+    assert "Transferred from Care. Contact owner: Sofía." in context
+    assert "• *customer:* hola" in context
+
+
+async def test_new_thread_shows_the_campaigns_hours_of_earlier_history(system: System) -> None:
+    vid, card = await conversation(system)
+    await system.post_slack(thread_reply_event("Ev1", "C0CARE", card["ts"], "U0ANA",
+                                               "<@U0BRUNO> ya quedó"))
+    await system.drain()
+    await system.interact(submit_view("U0ANA", "rd_close", vid,
+                                      {"typification": "Transfer|"}, ("typification",)))
+    await system.post_twilio("/twilio/messages", whatsapp_form("SM" + "3" * 32, "una duda más",
+                                                               to=NUMBER))
+    await system.drain()
+    [new] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    new_card = next(m for (ch, _), m in system.slack.messages.items()
+                    if ch == "C0CARE" and not m.get("thread_ts") and new in str(m["blocks"]))
+    replies = thread(system, new_card)
+    assert replies[0].startswith(":clock3: *Earlier history (last 24 h)*")
+    assert "• *customer:* hola" in replies[0] and "• *Ana:* &lt;@U0BRUNO&gt; ya quedó" in replies[0]
+    assert replies[1] == "una duda más"
