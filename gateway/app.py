@@ -8,7 +8,7 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway import api, slack_routes, twilio_routes
+from gateway import api, media_routes, slack_routes, twilio_routes
 from gateway.services import SERVICES, Services, error
 from gateway.settings import Settings
 from routing.config import Workspace
@@ -81,6 +81,7 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     app.router.add_get("/healthz", health)
     twilio_routes.setup(app)
     api.setup(app)
+    media_routes.setup(app)
     slack_routes.setup(app, services)
     if settings.sandbox:
         from gateway.sandbox.mount import mount

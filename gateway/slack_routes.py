@@ -25,6 +25,15 @@ def setup(app: web.Application, services: Services) -> None:
 
     async def on_reply(reply: AgentReply) -> ReplyResult:
         text = reply.text.strip()
+        if reply.media:  # A5: attachments only where the campaign allows external resources
+            vid = await services.store.redis.hget(services.store.keys.threads,
+                                                  f"{reply.slack_channel}|{reply.thread_ts}")
+            campaign = services.workspace.campaign((await services.store.redis.hget(
+                services.store.keys.conv(vid.decode()), "campaign") or b"").decode()
+            ) if vid else None
+            if campaign is not None and not campaign.options.attachments:
+                return ReplyResult("attachments_refused", vid.decode(), campaign.name
+                                   or campaign.id)
         if text.startswith(NOTE) or CANNED.match(text):
             vid = await services.store.redis.hget(services.store.keys.threads,
                                                   f"{reply.slack_channel}|{reply.thread_ts}")

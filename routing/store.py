@@ -14,7 +14,7 @@ from typing import Any
 
 from routing.config import Workspace
 from routing.keys import Keys
-from routing.types import AgentReply, InboundMessage
+from routing.types import AgentReply, InboundMessage, media_json
 
 SID_TTL = 30 * 24 * 3600  # provider ids are remembered (dedupe, status callbacks) for 30 days
 EVENT_TTL = 7 * 24 * 3600  # Slack retries within hours; a week is plenty
@@ -63,7 +63,8 @@ class Store:
         """Store an agent's thread reply if they may send it; raw for ``ReplyResult.parse``."""
         return self._run(
             "agent_reply", reply.event_id, reply.slack_channel, reply.thread_ts,
-            reply.slack_user, reply.text, reply.ts, EVENT_TTL, WHATSAPP_WINDOW, now=now,
+            reply.slack_user, reply.text, reply.ts, EVENT_TTL, WHATSAPP_WINDOW,
+            media_json(reply.media), now=now,
         )
 
     def status(self, sid: str, status: str, error_code: str = "", now: float | None = None) -> Any:

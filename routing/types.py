@@ -26,6 +26,7 @@ STATUS_LABELS = {
 class Media:
     content_type: str
     url: str
+    private: bool = False  # a Slack file: fetched with the bot token, served to Twilio by us
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,12 @@ class InboundMessage:
     profile_name: str = ""
 
     def media_json(self) -> str:
-        return json.dumps([{"content_type": m.content_type, "url": m.url} for m in self.media])
+        return media_json(self.media)
+
+
+def media_json(media: tuple[Media, ...]) -> str:
+    return json.dumps([{"content_type": m.content_type, "url": m.url}
+                       | ({"private": True} if m.private else {}) for m in media])
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class InboundResult:
 
 ReplyOutcome = Literal[
     "queued", "duplicate", "no_conversation", "closed", "not_an_agent", "not_assignee",
-    "window_closed", "noted", "unknown_canned",
+    "window_closed", "noted", "unknown_canned", "attachments_refused",
 ]
 
 
@@ -90,6 +96,7 @@ class AgentReply:
     slack_user: str
     text: str
     ts: str
+    media: tuple[Media, ...] = ()
 
 
 @dataclass
@@ -143,7 +150,7 @@ class Message:
     def from_hash(cls, h: dict) -> Message:
         d = {_s(k): _s(v) for k, v in h.items()}
         items = json.loads(d.get("media") or "[]")
-        media = tuple(Media(m["content_type"], m["url"]) for m in items)
+        media = tuple(Media(m["content_type"], m["url"], m.get("private", False)) for m in items)
         return cls(
             id=d["id"], conv=d["conv"], direction=d["direction"],  # type: ignore[arg-type]
             author=d.get("author", ""), body=d.get("body", ""), media=media,

@@ -31,6 +31,8 @@ class Context:
     dispatcher: Dispatcher
     status_callback_url: str
     http: requests.Session
+    public_url: str = ""
+    media_secret: str = ""
     sandbox: bool = False
 
     def bot_secret(self, campaign: Campaign) -> str:
@@ -59,6 +61,8 @@ class Context:
             dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),
             status_callback_url=f"{public_url}/twilio/status",
             http=requests.Session(),
+            public_url=public_url,
+            media_secret=twilio_token,
             sandbox=sandbox,
         )
 

@@ -16,6 +16,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from channels.bot import webhook
+from channels.media import media_url
 from channels.slack import render
 from channels.twilio.send import PermanentSendError, reason, send_message
 from routing.types import Conversation, Message
@@ -181,7 +182,8 @@ def send_to_twilio(ctx: Context, vid: str) -> None:
         try:
             sid, status = send_message(
                 ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
-                media_urls=[m.url for m in msg.media],
+                media_urls=[media_url(ctx.public_url, ctx.media_secret, msg.id, i)
+                            if m.private else m.url for i, m in enumerate(msg.media)],
                 status_callback=ctx.status_callback_url,
             )
             ctx.store.sent(msg.id, vid, sid, status)

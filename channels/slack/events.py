@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.slack.render import refusal
-from routing.types import AgentReply, ReplyResult
+from routing.types import AgentReply, Media, ReplyResult
 
 ReplyHandler = Callable[[AgentReply], Awaitable[ReplyResult]]
 CommandHandler = Callable[[str, str], Awaitable[str]]  # (slack user, text) -> answer
@@ -33,7 +33,7 @@ class DeskHandler(Protocol):
                      view: dict[str, Any]) -> dict[str, Any] | None: ...
 COMMAND = "/relaydesk"
 
-# Message subtypes that are not a person writing in a thread.
+# Message subtypes that are not a person writing in a thread (file_share is one: kept).
 IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join",
                     "channel_leave", "thread_broadcast", "message_replied"}
 
@@ -53,6 +53,9 @@ def to_agent_reply(body: dict[str, Any]) -> AgentReply | None:
         slack_user=str(event["user"]),
         text=str(event.get("text") or ""),
         ts=str(ts),
+        media=tuple(Media(str(f.get("mimetype") or "application/octet-stream"),
+                          str(f["url_private"]), private=True)
+                    for f in event.get("files") or [] if f.get("url_private")),
     )
 
 

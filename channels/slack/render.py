@@ -129,6 +129,8 @@ REFUSALS = {
                     "the customer. Ask them or a supervisor to reassign it to you.",
     "not_an_agent": "You are not a Relay Desk agent, so your reply was not sent to the customer.",
     "closed": "This conversation is closed; your reply was not sent.",
+    "attachments_refused": "{assignee} does not allow sending files to customers; your "
+                           "message was not sent.",
     "window_closed": "More than 24 hours have passed since the customer's last WhatsApp "
                      "message, so a free-form reply cannot be sent. Send an approved template "
                      "(active message) to reopen the conversation.",

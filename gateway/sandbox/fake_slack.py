@@ -66,6 +66,7 @@ class FakeSlack:
         self._home_views: dict[str, str] = {}  # user id -> view id of their App Home
         self._failures: defaultdict[str, deque[tuple[str, int]]] = defaultdict(deque)
         self._last_ts_us = 0
+        self.files: dict[str, tuple[str, bytes]] = {}  # name -> (content type, bytes)
         self._handlers: dict[str, Callable[[Params], Params]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -83,11 +84,27 @@ class FakeSlack:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/log", self._log)
+        app.router.add_get("/files-pri/{name}", self._file)  # a file's url_private
         app.router.add_get("/{method}", self._dispatch)  # users.info and friends use GET
         app.router.add_post("/{method}", self._dispatch)
         return app
 
     # -- helpers for tests and the sandbox ------------------------------------------------
+
+    def add_file(self, name: str, content_type: str, data: bytes, base_url: str) -> dict[str, Any]:
+        """Host a file as Slack does (``url_private`` needs the bot token); returns the file
+        object a ``file_share`` message event carries."""
+        self.files[name] = (content_type, data)
+        return {"id": f"F{len(self.files):08d}", "name": name, "mimetype": content_type,
+                "url_private": f"{base_url.rstrip('/')}/files-pri/{name}", "size": len(data)}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(status=403, text="invalid_auth")
+        found = self.files.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[1], content_type=found[0])
 
     def add_user(
         self, user_id: str, name: str, real_name: str | None = None, is_bot: bool = False

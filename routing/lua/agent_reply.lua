@@ -1,9 +1,10 @@
 -- An agent's Slack thread reply: deduplicate on the Slack event_id, check the author is the
 -- assignee and the channel window is open, then store the message and queue it for Twilio.
 -- ARGV: prefix now event_id slack_channel thread_ts slack_user text message_ts event_ttl
---       window_seconds
+--       window_seconds media_json
 local eid, sch, thread, user = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local text, ts, ttl, window = ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local media = ARGV[11] or '[]'
 
 if not redis.call('SET', P .. 'slack_event:' .. eid, '1', 'NX', 'EX', ttl) then
   return {'duplicate', '', ''}
@@ -29,7 +30,7 @@ end
 
 local mid = 'm' .. redis.call('HINCRBY', P .. 'seq', 'msg', 1)
 redis.call('HSET', P .. 'msg:' .. mid, 'id', mid, 'conv', vid, 'direction', 'out',
-           'author', agent, 'body', text, 'media', '[]', 'status', 'queued',
+           'author', agent, 'body', text, 'media', media, 'status', 'queued',
            'slack_channel', sch, 'slack_ts', ts, 'created_at', NOW)
 redis.call('HSETNX', P .. 'conv:' .. vid, 'first_response_at', NOW)
 redis.call('HSET', P .. 'conv:' .. vid, 'last_message_at', NOW)

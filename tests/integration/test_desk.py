@@ -26,7 +26,7 @@ DESK = parse_config({
                            {"name": "Transfer"}]},
         {"id": "sales", "name": "Sales", "channel": "whatsapp", "number": "+14155238886",
          "slack_channel": "C0SALES", "departments": [{"id": "team"}],
-         "default_department": "team"},
+         "default_department": "team", "options": {"attachments": False}},
     ],
     "agents": [
         {"id": "ana", "name": "Ana", "slack_user": "U0ANA", "departments": ["care/front"],
@@ -308,3 +308,42 @@ async def test_new_thread_shows_the_campaigns_hours_of_earlier_history(system: S
     assert replies[0].startswith(":clock3: *Earlier history (last 24 h)*")
     assert "• *customer:* hola" in replies[0] and "• *Ana:* &lt;@U0BRUNO&gt; ya quedó" in replies[0]
     assert replies[1] == "una duda más"
+
+
+def upload(system: System, event_id: str, channel: str, thread_ts: str, user: str,
+           text: str = "") -> dict:
+    base = system.settings.slack_api_base
+    file = system.slack.add_file("factura.pdf", "application/pdf", b"%PDF-1.4 factura", base)
+    event = thread_reply_event(event_id, channel, thread_ts, user, text)
+    event["event"] |= {"subtype": "file_share", "files": [file]}
+    return event
+
+
+async def test_agent_file_reaches_the_customer_through_a_signed_link(system: System) -> None:
+    _, card = await conversation(system)
+    await system.post_slack(upload(system, "EvF", "C0CARE", card["ts"], "U0ANA", "tu factura"))
+    await system.drain()
+    [sent] = system.twilio.messages
+    assert sent["body"] == "tu factura" and len(sent["media_urls"]) == 1
+    url = sent["media_urls"][0]
+    assert url.startswith(system.settings.public_url + "/media/")
+    async with system.http.get(url.replace(system.settings.public_url, system.base)) as resp:
+        assert resp.status == 200 and resp.content_type == "application/pdf"
+        assert await resp.read() == b"%PDF-1.4 factura"
+    forged = url.replace(system.settings.public_url, system.base).split("?")[0] + "?sig=00"
+    async with system.http.get(forged) as resp:
+        assert resp.status == 403
+
+
+async def test_files_are_refused_where_the_campaign_does_not_allow_them(system: System) -> None:
+    vid, _ = await conversation(system)
+    await system.interact(submit_view("U0ANA", "rd_transfer", vid,
+                                      {"target": "campaign:sales", "note": "venta"}, ("target",)))
+    await system.drain()
+    sales_card = card_of(system, "C0SALES")
+    await system.post_slack(upload(system, "EvG", "C0SALES", sales_card["ts"], "U0CARLA"))
+    await system.drain()
+    assert system.twilio.messages == []
+    [refusal] = system.slack.ephemerals
+    assert refusal["user"] == "U0CARLA"
+    assert "Sales does not allow sending files" in refusal["text"]
