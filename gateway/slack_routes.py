@@ -13,10 +13,11 @@ from channels.slack.events import build_app
 from gateway import slack_commands
 from gateway.services import Services
 from gateway.slack_desk import Desk
-from routing.types import AgentReply, ReplyResult
+from routing.types import AgentReply, Media, ReplyResult
 
 log = structlog.get_logger("slack")
 NOTE = ";;"
+MEDIA_TYPES = {"image": "image/jpeg", "document": "application/pdf", "video": "video/mp4"}
 CANNED = re.compile(r"^;([a-z0-9_-]{1,30})$")
 
 
@@ -52,10 +53,18 @@ def setup(app: web.Application, services: Services) -> None:
                                                  "campaign") or b"").decode())
             key = CANNED.match(text).group(1)
             canned = campaign.canned.get(key) if campaign else None
-            if canned is None:
-                known = ", ".join(f";{k}" for k in sorted(campaign.canned)) if campaign else ""
-                return ReplyResult("unknown_canned", vid.decode(), f";{key}|{known or 'none'}")
-            reply = dataclasses.replace(reply, text=canned)  # A6: the canned text is sent
+            resource = campaign.resource(key) if campaign and canned is None else None
+            if canned is None and resource is None:
+                known = sorted([*campaign.canned, *(r.key for r in campaign.resources)]
+                               if campaign else [])
+                return ReplyResult("unknown_canned", vid.decode(),
+                                   f";{key}|{', '.join(';' + k for k in known) or 'none'}")
+            if resource is not None and resource.kind != "text":
+                media = (Media(resource.content_type or MEDIA_TYPES[resource.kind],
+                               resource.url),)
+                reply = dataclasses.replace(reply, text=resource.text, media=media)
+            else:  # A6: a canned response or a text resource is sent as written
+                reply = dataclasses.replace(reply, text=canned or resource.text)
         result = ReplyResult.parse(await services.store.agent_reply(reply))
         log.info("slack.reply", outcome=result.outcome, conversation=result.conversation_id,
                  event_id=reply.event_id)

@@ -64,6 +64,25 @@ class CampaignOptions(_Strict):
     reminder_minutes: int = Field(10, ge=1)
 
 
+class Resource(_Strict):
+    """An item of the campaign's resource gallery (A6): a text, or a file by public URL."""
+
+    key: str = Field(pattern=r"^[a-z0-9_-]{1,30}$")
+    title: str
+    kind: Literal["text", "image", "document", "video"]
+    text: str = ""
+    url: str = Field("", pattern=r"^(https?://.*)?$")
+    content_type: str = ""
+
+    @model_validator(mode="after")
+    def _content(self) -> Resource:
+        if self.kind == "text" and not self.text:
+            raise ValueError(f"resource {self.key}: a text resource needs text")
+        if self.kind != "text" and not self.url:
+            raise ValueError(f"resource {self.key}: a {self.kind} needs a url")
+        return self
+
+
 class Campaign(_Strict):
     id: Slug
     name: str = ""
@@ -78,6 +97,10 @@ class Campaign(_Strict):
     options: CampaignOptions = CampaignOptions()
     canned: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,30}$")], str] = Field(
         default_factory=dict, description="`;key` in a thread sends this text (A6)")
+    resources: tuple[Resource, ...] = ()
+
+    def resource(self, key: str) -> Resource | None:
+        return next((r for r in self.resources if r.key == key), None)
 
     @field_validator("number")
     @classmethod
