@@ -43,6 +43,11 @@ class Keys:
         return self.prefix + "slack_users"
 
     @property
+    def awaiting(self) -> str:
+        """Open conversations whose customer waits for an answer, by when they started."""
+        return self.prefix + "awaiting"
+
+    @property
     def pending(self) -> str:
         return self.prefix + "pending"
 

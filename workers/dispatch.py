@@ -22,6 +22,7 @@ JOBS = {
     "alert": "workers.jobs.alert_agent",
     "bot": "workers.jobs.deliver_to_bot",
     "escalation": "workers.jobs.notify_supervisors",
+    "away": "workers.jobs.alert_away",
 }
 
 

@@ -252,9 +252,8 @@ def alert_agent(vid: str) -> None:
         contact = _contact(ctx, conv.contact)
         label = contact.get("name") or contact.get("phone") or "a customer"
         campaign = ctx.workspace.campaign(conv.campaign)
-        dm = ctx.slack.conversations_open(users=agent.slack_user)["channel"]["id"]
         where = f"Answer in its thread in <#{campaign.slack_channel}>." if campaign else ""
-        ctx.slack.chat_postMessage(channel=dm, text=render.assignment_alert(
+        _dm(ctx, agent.id, render.assignment_alert(
             label, campaign.name or campaign.id if campaign else conv.campaign, where))
     ctx.store.settle(f"alert:{vid}", started)
 
@@ -301,3 +300,50 @@ def notify_supervisors(vid: str) -> None:
             f"conversation {vid} with {render.escape(who)}{link}, assigned to "
             f"{_agent_name(ctx, conv.assignee) or 'nobody'}."))
     ctx.store.settle(f"escalation:{vid}", started)
+
+
+def _dm(ctx: Context, agent_id: str, text: str) -> None:
+    agent = ctx.workspace.agent(agent_id)
+    if agent is not None:
+        dm = ctx.slack.conversations_open(users=agent.slack_user)["channel"]["id"]
+        ctx.slack.chat_postMessage(channel=dm, text=text)
+
+
+def alert_away(mid: str) -> None:
+    """A16: the assignee is away or offline and their customer wrote."""
+    ctx, started = current(), time.time()
+    msg = _message(ctx, mid)
+    conv = _conversation(ctx, msg.conv)
+    if conv.status == "assigned":
+        contact = _contact(ctx, conv.contact)
+        who = contact.get("name") or contact.get("phone") or "A customer"
+        where = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
+        excerpt = msg.body[:140] or "(media)"
+        _dm(ctx, conv.assignee, f":speech_balloon: {render.escape(who)} wrote while you are "
+                                f"away{where}: {render.escape(excerpt)}")
+    ctx.store.settle(f"away:{mid}", started)
+
+
+def remind_waiting(ctx: Context, now: float | None = None) -> list[str]:
+    """A7: remind assignees of customers who have waited longer than their campaign's
+    ``reminder_minutes`` without an answer; once per wait."""
+    now = time.time() if now is None else now
+    r, keys = ctx.store.redis, ctx.store.keys
+    shortest = min((c.options.reminder_minutes for c in ctx.workspace.campaigns), default=10)
+    reminded = []
+    for raw, since in r.zrangebyscore(keys.awaiting, "-inf", now - shortest * 60,
+                                      withscores=True, start=0, num=500):
+        vid = raw.decode()
+        conv = _conversation(ctx, vid)
+        campaign = ctx.workspace.campaign(conv.campaign)
+        if (conv.status != "assigned" or campaign is None
+                or now - since < campaign.options.reminder_minutes * 60
+                or conv.extra.get("reminded_at")):
+            continue
+        r.hset(keys.conv(vid), "reminded_at", now)
+        minutes = int((now - since) // 60)
+        where = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
+        _dm(ctx, conv.assignee, f":alarm_clock: A customer has waited {minutes} min for an "
+                                f"answer in conversation {vid}{where}.")
+        reminded.append(vid)
+    return reminded

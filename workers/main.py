@@ -7,6 +7,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from workers.context import Context, install
+from workers.jobs import remind_waiting
 from workers.sweeper import Sweeper
 
 
@@ -14,7 +15,8 @@ def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
         burst: bool = False) -> None:
     install(context)
     connection = redis.Redis.from_url(rq_redis_url)
-    sweeper = Sweeper(context.store, context.dispatcher)
+    sweeper = Sweeper(context.store, context.dispatcher,
+                      also=lambda: remind_waiting(context))
     sweeper.start()
     try:
         worker = SimpleWorker([Queue(queue, connection=connection)], connection=connection)

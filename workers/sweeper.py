@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -33,14 +34,17 @@ def sweep_once(store: Store, dispatcher: Dispatcher, grace: float = 30.0,
 
 class Sweeper(threading.Thread):
     def __init__(self, store: Store, dispatcher: Dispatcher, every: float = 5.0,
-                 grace: float = 30.0) -> None:
+                 grace: float = 30.0, also: Callable[[], object] | None = None) -> None:
         super().__init__(name="sweeper", daemon=True)
         self.store, self.dispatcher, self.every, self.grace = store, dispatcher, every, grace
+        self.also = also  # periodic work that rides along (reminders)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             try:
                 sweep_once(self.store, self.dispatcher, self.grace)
+                if self.also:
+                    self.also()
             except Exception:  # keep sweeping through a Redis blip
                 log.exception("sweeper.error")

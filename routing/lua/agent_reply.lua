@@ -37,5 +37,7 @@ redis.call('HSET', P .. 'conv:' .. vid, 'last_message_at', NOW)
 event(vid, 'type', 'message', 'actor', agent, 'direction', 'out', 'message', mid)
 redis.call('RPUSH', P .. 'conv:' .. vid .. ':to_twilio', mid)
 redis.call('ZADD', P .. 'pending', 'NX', NOW, 'twilio:' .. vid)
+redis.call('ZREM', P .. 'awaiting', vid)  -- answered: the next wait gets its own reminder
+redis.call('HDEL', P .. 'conv:' .. vid, 'reminded_at')
 redis.call('ZADD', P .. 'pending', NOW, 'status:' .. mid)
 return {'queued', vid, mid}

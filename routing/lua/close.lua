@@ -11,6 +11,7 @@ if c[1] == 'closed' then
   return {'already_closed', {}}
 end
 unqueue(vid)
+redis.call('ZREM', P .. 'awaiting', vid)
 redis.call('HSET', conv, 'status', 'closed', 'closed_at', NOW, 'typification', typ,
            'subtypification', sub, 'bot', '0', 'waiting_for', '')
 redis.call('HDEL', P .. 'open', c[3] .. '|' .. c[4])

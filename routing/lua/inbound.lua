@@ -63,4 +63,14 @@ end
 if opened == 1 and assignee ~= '' then
   table.insert(jobs, 'alert:' .. vid)
 end
+-- The customer now waits for an answer (since their first unanswered message): reminders.
+redis.call('ZADD', P .. 'awaiting', 'NX', NOW, vid)
+-- A16: the assignee is away from the desk: tell them in a DM.
+if opened == 0 and status == 'assigned' and assignee ~= '' then
+  local presence = redis.call('HGET', P .. 'agent:' .. assignee, 'presence') or 'offline'
+  if presence ~= 'online' then
+    redis.call('ZADD', P .. 'pending', NOW, 'away:' .. mid)
+    table.insert(jobs, 'away:' .. mid)
+  end
+end
 return {'stored', mid, vid, opened, assignee, status, table.concat(jobs, ' ')}

@@ -29,6 +29,8 @@ event(vid, 'type', 'message', 'actor', author, 'direction', 'out', 'message', mi
 redis.call('RPUSH', conv .. ':to_twilio', mid)
 redis.call('RPUSH', conv .. ':to_slack', mid)
 redis.call('ZADD', P .. 'pending', 'NX', NOW, 'twilio:' .. vid)
+redis.call('ZREM', P .. 'awaiting', vid)  -- answered: the next wait gets its own reminder
+redis.call('HDEL', P .. 'conv:' .. vid, 'reminded_at')
 redis.call('ZADD', P .. 'pending', 'NX', NOW, 'slack:' .. vid)
 if idem ~= '' then
   redis.call('SET', ikey, mid, 'EX', 86400)

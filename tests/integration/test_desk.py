@@ -376,3 +376,39 @@ async def test_my_conversations_and_the_gallery(system: System) -> None:
     await system.drain()
     [sent] = system.twilio.messages
     assert sent["media_urls"] == ["https://example.com/manual.pdf"]
+
+
+def dms(system: System, user: str) -> list[str]:
+    return [m["text"] for (ch, _), m in system.slack.messages.items() if ch == f"D{user}"]
+
+
+async def test_customer_message_while_away_reaches_the_agent_by_dm(system: System) -> None:
+    await conversation(system)
+    assert [d for d in dms(system, "U0ANA") if "wrote while you are away" in d] == []
+    system.store.set_presence("ana", "away", "ana")
+    await system.post_twilio("/twilio/messages", whatsapp_form("SM" + "4" * 32, "¿hola?",
+                                                               to=NUMBER))
+    await system.drain()
+    [away] = [d for d in dms(system, "U0ANA") if "wrote while you are away" in d]
+    assert "Lucía" in away and "¿hola?" in away and "<#C0CARE>" in away
+
+
+async def test_reminder_once_per_unanswered_wait(system: System) -> None:
+    import asyncio
+    import time
+
+    from workers.context import current
+    from workers.jobs import remind_waiting
+
+    vid, card = await conversation(system)
+    later = time.time() + 11 * 60  # the campaign's default threshold is 10 minutes
+    assert await asyncio.to_thread(remind_waiting, current(), time.time()) == []
+    assert await asyncio.to_thread(remind_waiting, current(), later) == [vid]
+    assert await asyncio.to_thread(remind_waiting, current(), later + 60) == []  # once
+    assert any("has waited 11 min for an answer" in d for d in dms(system, "U0ANA"))
+    await system.post_slack(thread_reply_event("EvR", "C0CARE", card["ts"], "U0ANA", "aquí"))
+    await system.drain()
+    assert await asyncio.to_thread(remind_waiting, current(), later + 3600) == []  # answered
+    await system.post_twilio("/twilio/messages", whatsapp_form("SM" + "5" * 32, "¿y?",
+                                                               to=NUMBER))
+    assert await asyncio.to_thread(remind_waiting, current(), time.time() + 3600) == [vid]
