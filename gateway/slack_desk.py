@@ -66,6 +66,10 @@ class Desk:
             raise Refused(f"Campaign {conv['campaign']} is no longer configured.")
         return campaign
 
+    async def grants(self, agent: Agent | None) -> dict[str, str]:
+        """Grants set through the API (they replace the config's for their campaign)."""
+        return decode(await self.store.grants(agent.id)) if agent else {}
+
     def name(self, agent_id: str) -> str:
         agent = self.ws.agent(agent_id)
         return (agent.name or agent.id) if agent else agent_id
@@ -135,8 +139,8 @@ class Desk:
             view = modals.close_modal(vid, [(t.name, t.subtypes) for t in campaign.typifications])
         elif action == "rd_contact":
             self.allow(may_view(me, self.ws, campaign.id))
-            view = await self.contact_view(vid, conv, may_edit_contact(me, self.ws, campaign.id)
-                                           is None)
+            editable = may_edit_contact(me, self.ws, campaign.id, await self.grants(agent))
+            view = await self.contact_view(vid, conv, editable is None)
         elif action == "rd_history":
             self.allow(may_view(me, self.ws, campaign.id))
             view = modals.history_modal(vid, await self.history(conv, me))
@@ -297,7 +301,7 @@ class Desk:
 
     async def review_contact(self, client: AsyncWebClient, me: Principal, agent: Agent,
                              conv: dict[str, str], form: dict[str, str], note: str) -> Ack:
-        self.allow(may_edit_contact(me, self.ws, conv["campaign"]))
+        self.allow(may_edit_contact(me, self.ws, conv["campaign"], await self.grants(agent)))
         contact = decode(await self.store.contact_hash(conv["contact"]))
         new = {k: form.get(k, "").strip() for k in ("name", "phone", "email", "document")}
         try:
@@ -316,7 +320,8 @@ class Desk:
                            view: dict[str, Any]) -> Ack:
         meta = json.loads(view["private_metadata"])
         conv = await self.conversation(meta["vid"])
-        self.allow(may_edit_contact(me, self.ws, conv["campaign"]))
+        self.allow(may_edit_contact(me, self.ws, conv["campaign"],
+                                    await self.grants(self.ws.agent(me.agent))))
         result = [x.decode() for x in await self.store.edit_contact(meta["cid"], me.actor,
                                                                       meta["changes"])]
         if result[0] == "phone_taken":

@@ -88,6 +88,9 @@ class Keys:
     def inbox(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}:inbox"
 
+    def agent_grants(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:grants"
+
     def agent_open(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}:open"
 

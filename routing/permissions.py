@@ -110,17 +110,31 @@ def may_dry_run(p: Principal, ws: Workspace) -> str | None:
     return _need(p, ws, READING, "the routing dry run")
 
 
-def has_grant(p: Principal, ws: Workspace, campaign: str, grant: str) -> bool:
+def effective_grants(ws: Workspace, agent_id: str, campaign: str,
+                     runtime: dict[str, str] | None = None) -> set[str]:
+    """Grants set through the API for a campaign replace the config's for that campaign."""
+    if runtime and campaign in runtime:
+        return {g for g in runtime[campaign].split(",") if g}
+    agent = ws.agent(agent_id)
+    return set(agent.grants.get(campaign, ())) if agent else set()
+
+
+def has_grant(p: Principal, ws: Workspace, campaign: str, grant: str,
+              runtime: dict[str, str] | None = None) -> bool:
     """Per-campaign grants (section 8); admins have them all."""
     if "admin" in roles(p, ws):
         return True
-    agent = ws.agent(p.agent) if p.kind == "agent" else None
-    return bool(agent and grant in agent.grants.get(campaign, ()))
+    return p.kind == "agent" and grant in effective_grants(ws, p.agent, campaign, runtime)
 
 
-def may_edit_contact(p: Principal, ws: Workspace, campaign: str) -> str | None:
+def may_manage_grants(p: Principal, ws: Workspace) -> str | None:
+    return _need(p, ws, {"admin"}, "granting permissions")
+
+
+def may_edit_contact(p: Principal, ws: Workspace, campaign: str,
+                     runtime: dict[str, str] | None = None) -> str | None:
     """E1-E3: the campaign's "edit contact" grant; admins always."""
-    if has_grant(p, ws, campaign, "edit_contact"):
+    if has_grant(p, ws, campaign, "edit_contact", runtime):
         return None
     return f"editing contacts needs the \"edit contact\" permission in {campaign}"
 

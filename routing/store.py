@@ -136,6 +136,20 @@ class Store:
         flat = [x for pair in changes.items() for x in pair]
         return self._run("contact_edit", cid, actor, *flat)
 
+    def set_grants(self, agents: list[str], campaign: str, grants: list[str],
+                   actor: str) -> Any:
+        """Per-campaign grants of many agents in one MULTI, each change audited."""
+        pipe = self.redis.pipeline(transaction=True)
+        for agent in agents:
+            pipe.hset(self.keys.agent_grants(agent), campaign, ",".join(sorted(grants)))
+            pipe.xadd(self.keys.agent(agent) + ":audit", {
+                "at": repr(time.time()), "actor": actor, "field": f"grants:{campaign}",
+                "new": ",".join(sorted(grants))})
+        return pipe.execute()
+
+    def grants(self, agent: str) -> Any:
+        return self.redis.hgetall(self.keys.agent_grants(agent))
+
     def seed(self, workspace: Workspace) -> Any:
         """Load agents and departments from config in one MULTI. Presence set at first start
         only; capacity and membership always follow the config."""

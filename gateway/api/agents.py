@@ -5,8 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.common import ApiError, allow, body, decode, principal, services
-from gateway.api.models import Capacity, Presence
-from routing.permissions import may_read_agent, may_set_capacity, may_set_presence
+from gateway.api.models import BulkGrants, Capacity, Grants, Presence
+from routing.permissions import (
+    effective_grants,
+    may_manage_grants,
+    may_read_agent,
+    may_set_capacity,
+    may_set_presence,
+)
 
 
 def _agent(request: web.Request) -> str:
@@ -56,3 +62,35 @@ def await_jobs(request: web.Request, assigned: list) -> None:
     vids = [v.decode() if isinstance(v, bytes) else v for v in assigned]
     services(request).dispatch(*(f"{kind}:{v}" for v in vids for kind in ("card", "alert")))
 
+
+
+async def _set_grants(request: web.Request, agents: list[str], campaign: str,
+                      grants: list[str]) -> web.Response:
+    svc, who = services(request), await principal(request)
+    allow(may_manage_grants(who, svc.workspace))
+    if svc.workspace.campaign(campaign) is None:
+        raise ApiError(404, f"no campaign {campaign!r}")
+    unknown = [a for a in agents if svc.workspace.agent(a) is None]
+    if unknown:
+        raise ApiError(404, f"no agent(s) {unknown}")
+    await svc.store.set_grants(agents, campaign, grants, who.actor)
+    return web.json_response({"agents": agents, "campaign": campaign, "grants": sorted(grants)})
+
+
+async def get_grants(request: web.Request) -> web.Response:
+    svc, who, agent = services(request), await principal(request), _agent(request)
+    allow(may_read_agent(who, svc.workspace, agent))
+    runtime = decode(await svc.store.grants(agent))
+    return web.json_response({c.id: sorted(effective_grants(svc.workspace, agent, c.id, runtime))
+                              for c in svc.workspace.campaigns})
+
+
+async def put_grants(request: web.Request) -> web.Response:
+    agent = _agent(request)
+    req = await body(request, Grants)
+    return await _set_grants(request, [agent], request.match_info["campaign"], req.grants)
+
+
+async def bulk_grants(request: web.Request) -> web.Response:
+    req = await body(request, BulkGrants)
+    return await _set_grants(request, req.agents, req.campaign, req.grants)

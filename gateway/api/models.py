@@ -69,3 +69,16 @@ class Close(_Body):
     typification: str = ""
     subtypification: str = ""
     note: str = Field("", max_length=2000)
+
+
+Grant = Literal["history", "edit_contact", "active_messages", "assign_owners", "attachments"]
+
+
+class Grants(_Body):
+    grants: list[Grant] = Field(max_length=5)
+
+
+class BulkGrants(_Body):
+    agents: list[str] = Field(min_length=1, max_length=1000)
+    campaign: str
+    grants: list[Grant] = Field(max_length=5)

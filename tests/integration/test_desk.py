@@ -412,3 +412,38 @@ async def test_reminder_once_per_unanswered_wait(system: System) -> None:
     await system.post_twilio("/twilio/messages", whatsapp_form("SM" + "5" * 32, "¿y?",
                                                                to=NUMBER))
     assert await asyncio.to_thread(remind_waiting, current(), time.time() + 3600) == [vid]
+
+
+async def test_grants_from_the_api_change_what_slack_allows(system: System) -> None:
+    import json
+
+    from routing.permissions import Principal, token_hash
+
+    system.store.add_token(token_hash("adm"), json.dumps(Principal("admin", "ops").to_json()))
+    system.store.add_token(token_hash("sup"), json.dumps(
+        Principal("agent", "sofia", agent="sofia").to_json()))
+    vid, card = await conversation(system)
+
+    async def api(method: str, path: str, token: str, body: dict) -> tuple[int, dict]:
+        async with system.http.request(method, system.base + path, json=body,
+                                       headers={"Authorization": f"Bearer {token}"}) as resp:
+            return resp.status, await resp.json()
+
+    assert "submit" not in await click(system, "U0BRUNO", "rd_contact", vid, card)
+    status, data = await api("PUT", "/api/agents/bruno/grants/care", "sup",
+                             {"grants": ["edit_contact"]})
+    assert status == 403 and "granting permissions" in data["error"]
+    assert (await api("PUT", "/api/agents/bruno/grants/care", "adm",
+                      {"grants": ["edit_contact"]}))[0] == 200
+    assert (await click(system, "U0BRUNO", "rd_contact", vid, card))["submit"]["text"] == \
+        "Review changes"
+    status, data = await api("POST", "/api/grants/bulk", "adm",
+                             {"agents": ["ana", "bruno"], "campaign": "care", "grants": []})
+    assert status == 200 and data["grants"] == []  # E2: in bulk; here taking it away
+    assert "submit" not in await click(system, "U0ANA", "rd_contact", vid, card)
+    status, data = await api("PUT", "/api/agents/bruno/grants/care", "adm",
+                             {"grants": ["fly"]})
+    assert status == 400 and "grants" in data["error"]
+    async with system.http.get(system.base + "/api/agents/ana/grants",
+                               headers={"Authorization": "Bearer adm"}) as resp:
+        assert (await resp.json())["care"] == []
