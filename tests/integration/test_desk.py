@@ -447,3 +447,20 @@ async def test_grants_from_the_api_change_what_slack_allows(system: System) -> N
     async with system.http.get(system.base + "/api/agents/ana/grants",
                                headers={"Authorization": "Bearer adm"}) as resp:
         assert (await resp.json())["care"] == []
+
+
+async def test_an_agent_may_take_a_waiting_conversation_for_themselves(system: System) -> None:
+    system.store.set_capacity("ana", 0, "test")
+    vid, card = await conversation(system)
+    assert conv(system, vid)["status"] == "queued"
+    # presence written directly, so routing does not hand it to him first: he takes it himself
+    system.store.redis.hset(system.store.keys.agent("bruno"), "presence", "online")
+    view = await click(system, "U0BRUNO", "rd_assign", vid, card)
+    assert [o["value"] for o in view["blocks"][0]["element"]["options"]] == ["bruno"]
+    _, answer = await system.interact(submit_view("U0BRUNO", "rd_assign", vid,
+                                                  {"agent": "sofia"}, ("agent",)))
+    assert answer["response_action"] == "update"  # only for themselves
+    _, answer = await system.interact(submit_view("U0BRUNO", "rd_assign", vid,
+                                                  {"agent": "bruno"}, ("agent",)))
+    assert answer == "" and conv(system, vid)["assignee"] == "bruno"
+    assert system.store.redis.zcard(system.store.keys.dept_queue("care", "front")) == 0
