@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from channels.bot import webhook
 from channels.media import media_url
 from channels.slack import render
+from channels.slack.escape import escape
 from channels.twilio.send import PermanentSendError, reason, send_message
 from routing.types import Conversation, Message
 from workers.context import Context, current
@@ -297,7 +298,7 @@ def notify_supervisors(vid: str) -> None:
         link = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
         ctx.slack.chat_postMessage(channel=channel, text=(
             f":rotating_light: Escalation ({conv.extra.get('escalation', 'general')}): "
-            f"conversation {vid} with {render.escape(who)}{link}, assigned to "
+            f"conversation {vid} with {escape(who)}{link}, assigned to "
             f"{_agent_name(ctx, conv.assignee) or 'nobody'}."))
     ctx.store.settle(f"escalation:{vid}", started)
 
@@ -319,8 +320,8 @@ def alert_away(mid: str) -> None:
         who = contact.get("name") or contact.get("phone") or "A customer"
         where = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
         excerpt = msg.body[:140] or "(media)"
-        _dm(ctx, conv.assignee, f":speech_balloon: {render.escape(who)} wrote while you are "
-                                f"away{where}: {render.escape(excerpt)}")
+        _dm(ctx, conv.assignee, f":speech_balloon: {escape(who)} wrote while you are "
+                                f"away{where}: {escape(excerpt)}")
     ctx.store.settle(f"away:{mid}", started)
 
 

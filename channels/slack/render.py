@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from channels.slack.escape import escape as escape
+from channels.slack.escape import escape
 from channels.slack.modals import action_buttons
 from routing.types import STATUS_LABELS, Conversation, Media
 
