@@ -25,8 +25,6 @@ async def errors_as_json(request: web.Request, handler: web.Handler) -> web.Stre
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return error(exc.status, exc.reason)
-    except json.JSONDecodeError as exc:
-        return error(400, f"body is not valid JSON: {exc.msg}")
 
 
 async def health(request: web.Request) -> web.Response:

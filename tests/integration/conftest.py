@@ -24,7 +24,7 @@ from gateway.services import SERVICES, Services
 from gateway.settings import Settings
 from routing.config import Workspace
 from routing.store import Store
-from tests.signing import dumps, encode_form, slack_headers, twilio_signature
+from tests.signing import dumps, encode_form, slack_headers, slash_command, twilio_signature
 from tests.snapshot import snapshot
 from workers.context import Context, install
 
@@ -83,6 +83,15 @@ class System:
                                   headers=headers) as resp:
             text = await resp.text()
             return resp.status, json.loads(text) if text.startswith("{") else text
+
+    async def slash(self, user: str, text: str, secret: str = SLACK_SECRET) -> tuple[int, str]:
+        """A signed ``/relaydesk`` slash command; Slack shows the plain-text answer."""
+        body = encode_form(slash_command(user, text))
+        headers = slack_headers(secret, body) | {
+            "Content-Type": "application/x-www-form-urlencoded"}
+        async with self.http.post(self.base + "/slack/events", data=body,
+                                  headers=headers) as resp:
+            return resp.status, await resp.text()
 
     def snapshot(self) -> dict[bytes, bytes]:
         """Every key of this test's namespace with its serialized value."""

@@ -351,26 +351,12 @@ async def test_files_are_refused_where_the_campaign_does_not_allow_them(system: 
     assert "Sales does not allow sending files" in refusal["text"]
 
 
-async def slash(system: System, user: str, text: str) -> str:
-    from urllib.parse import urlencode
-
-    from tests.integration.conftest import SLACK_SECRET
-    from tests.signing import slack_headers, slash_command
-
-    body = urlencode(slash_command(user, text))
-    headers = slack_headers(SLACK_SECRET, body) | {
-        "Content-Type": "application/x-www-form-urlencoded"}
-    async with system.http.post(system.base + "/slack/events", data=body,
-                                headers=headers) as resp:
-        return await resp.text()
-
-
 async def test_my_conversations_and_the_gallery(system: System) -> None:
     vid, card = await conversation(system)
-    mine = await slash(system, "U0ANA", "mine")
+    mine = (await system.slash("U0ANA", "mine"))[1]
     assert mine.startswith("Your 1 open conversation(s):") and vid in mine and "<#C0CARE>" in mine
-    assert await slash(system, "U0BRUNO", "mine") == "You have no open conversations."
-    gallery = await slash(system, "U0ANA", "gallery")
+    assert (await system.slash("U0BRUNO", "mine"))[1] == "You have no open conversations."
+    gallery = (await system.slash("U0ANA", "gallery"))[1]
     assert "*Care*" in gallery and "`;greet`" in gallery and "`;manual` document: Manual" in gallery
     await system.post_slack(thread_reply_event("EvM", "C0CARE", card["ts"], "U0ANA", ";manual"))
     await system.drain()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 
 from routing.config import Workspace
 from tests.integration.conftest import SLACK_SECRET, System
 from tests.routing_world import HELP, WORLD, where
-from tests.signing import slack_headers, slash_command, sms_form
+from tests.signing import sms_form
 
 
 @pytest.fixture
@@ -19,11 +17,7 @@ def workspace() -> Workspace:
 
 async def command(system: System, user: str, text: str, secret: str = SLACK_SECRET
                   ) -> tuple[int, str]:
-    body = urlencode(slash_command(user, text))
-    headers = slack_headers(secret, body) | {"Content-Type": "application/x-www-form-urlencoded"}
-    async with system.http.post(system.base + "/slack/events", data=body,
-                                headers=headers) as resp:
-        return resp.status, await resp.text()  # Slack shows a plain-text answer to the user
+    return await system.slash(user, text, secret)
 
 
 async def test_coming_online_from_slack_takes_waiting_work(system: System) -> None:
