@@ -108,7 +108,8 @@ def cmd_token_create(args: argparse.Namespace) -> None:
                  else Principal("bot", args.name or args.bot, campaign=args.bot) if args.bot
                  else Principal("admin", args.name or "admin"))
     token = new_token()
-    store = Store(redis.Redis.from_url(settings.redis_url), settings.redis_namespace)
+    store = Store(redis.Redis.from_url(settings.redis_url, decode_responses=True),
+                  settings.redis_namespace)
     store.add_token(token_hash(token), json.dumps(principal.to_json()))
     print(token)
 
@@ -120,7 +121,8 @@ def cmd_token_revoke(args: argparse.Namespace) -> None:
     from routing.store import Store
 
     settings = load_settings()
-    store = Store(redis.Redis.from_url(settings.redis_url), settings.redis_namespace)
+    store = Store(redis.Redis.from_url(settings.redis_url, decode_responses=True),
+                  settings.redis_namespace)
     sys.exit(0 if store.revoke_token(token_hash(args.token)) else "no such token")
 
 
@@ -131,24 +133,27 @@ def cmd_route_explain(args: argparse.Namespace) -> None:
 
     import redis.asyncio as aioredis
 
-    from gateway.api.common import contact_ref
     from gateway.api.conversations import explain
+    from routing import actions
+    from routing.errors import ActionError
     from routing.store import Store
 
     settings = load_settings()
-    campaign = _workspace(settings.gateway_config).campaign(args.campaign)
-    if campaign is None:
-        sys.exit(f"no campaign {args.campaign!r}")
+    workspace = _workspace(settings.gateway_config)
 
     async def run() -> dict:
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         try:
-            return await explain(Store(client, settings.redis_namespace), campaign,
-                                 contact_ref(args.contact))
+            ctx = actions.Ctx(workspace, Store(client, settings.redis_namespace))
+            return explain(await actions.dry_run(ctx, None, args.campaign, args.contact),
+                           args.campaign)
         finally:
             await client.aclose()
 
-    answer = asyncio.run(run())
+    try:
+        answer = asyncio.run(run())
+    except ActionError as exc:
+        sys.exit(exc.reason)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
 
 

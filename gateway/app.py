@@ -12,6 +12,7 @@ from gateway import api, media_routes, slack_routes, twilio_routes
 from gateway.services import SERVICES, Services, error
 from gateway.settings import Settings
 from routing.config import Workspace
+from routing.errors import ActionError, Conflict, Invalid, NotFound, Refused, Unprocessable
 from routing.permissions import Principal, token_hash
 from routing.store import Store
 from workers.dispatch import Dispatcher
@@ -25,6 +26,11 @@ async def errors_as_json(request: web.Request, handler: web.Handler) -> web.Stre
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return error(exc.status, exc.reason)
+    except ActionError as exc:  # a use case refused: its reason, with the status that fits
+        return error(STATUS[type(exc)], exc.reason)
+
+
+STATUS = {NotFound: 404, Refused: 403, Invalid: 400, Unprocessable: 422, Conflict: 409}
 
 
 async def health(request: web.Request) -> web.Response:
@@ -55,7 +61,7 @@ async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
 
 def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=1024 * 1024)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     services = Services(
         settings=settings,
         workspace=workspace,

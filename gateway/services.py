@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import redis
 import structlog
 from aiohttp import web
 
 from gateway.settings import Settings
+from routing.actions import Ctx
 from routing.config import Workspace
+from routing.results import Result
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
 log = structlog.get_logger("gateway")
+R = TypeVar("R", bound=Result)
 
 
 @dataclass
@@ -28,6 +32,16 @@ class Services:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _flushing: bool = False
+
+    @property
+    def ctx(self) -> Ctx:
+        """What the use cases (routing.actions) work with."""
+        return Ctx(self.workspace, self.store)
+
+    def done(self, result: R) -> R:
+        """A use case's result: enqueue the jobs its script marked, and hand it back."""
+        self.dispatch(*result.jobs)
+        return result
 
     def dispatch(self, *members: str) -> None:
         """Ask for jobs for these work marks. The marks are already stored (by the Lua script

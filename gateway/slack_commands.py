@@ -1,58 +1,40 @@
-"""``/relaydesk`` for agents: presence (online, away, offline) and status."""
+"""``/relaydesk`` for agents: presence (online, away, offline), status, their conversations and
+the gallery. Translates to the use cases and reads; the words are in channels.slack.render."""
 
 from __future__ import annotations
 
-from channels.slack.escape import escape
+from channels.slack import render
 from gateway.services import Services
+from routing import actions
 from routing.config import serves
-
-USAGE = ("Usage: `/relaydesk online`, `/relaydesk away`, `/relaydesk offline`, "
-         "`/relaydesk status`, `/relaydesk mine` (your conversations) or `/relaydesk gallery` "
-         "(the resources you can send with `;key`).")
 
 
 async def handle(services: Services, slack_user: str, text: str) -> str:
-    agent = next((a for a in services.workspace.agents if a.slack_user == slack_user), None)
+    agent = services.workspace.agent_by_slack(slack_user)
     if agent is None:
-        return "You are not a Relay Desk agent; ask an admin to add your Slack user to the config."
+        return render.NOT_AN_AGENT
+    me = actions.principal_of_slack(services.ctx, slack_user)
     word = (text.split() or ["status"])[0].lower()
     store = services.store
     if word in ("online", "away", "offline"):
-        _, assigned = await store.set_presence(agent.id, word, agent.id)
-        vids = [v.decode() for v in assigned]
-        services.dispatch(*(f"{kind}:{v}" for v in vids for kind in ("card", "alert")))
-        taken = f" {len(vids)} waiting conversation(s) are now yours." if vids else ""
-        return f"You are now *{word}*.{taken}"
+        changed = services.done(await actions.set_presence(services.ctx, me, agent.id, word))
+        return render.presence_set(word, len(changed.assigned))
     if word == "status":
-        state = {k.decode(): v.decode() for k, v in (await store.agent_hash(agent.id)).items()}
-        inbox = await store.redis.zcard(store.keys.inbox(agent.id))
-        return (f"You are *{state.get('presence', 'offline')}* with "
-                f"{state.get('load', '0')}/{state.get('capacity', '0')} open conversations"
-                f" and {inbox} waiting in your inbox.")
+        state = await store.agent_hash(agent.id)
+        return render.agent_status(state.get("presence", "offline"), state.get("load", "0"),
+                                   state.get("capacity", "0"), await store.inbox_size(agent.id))
     if word == "mine":  # A1
-        vids = sorted(v.decode() for v in await store.redis.smembers(store.keys.agent_open(
-            agent.id)))
-        if not vids:
-            return "You have no open conversations."
-        lines = []
-        for vid in vids:
-            conv = {k.decode(): v.decode() for k, v in (await store.conversation_hash(vid)).items()}
-            contact = {k.decode(): v.decode()
-                       for k, v in (await store.contact_hash(conv["contact"])).items()}
+        rows = []
+        for vid in sorted(await store.open_conversations(agent.id)):
+            conv = await store.conversation_hash(vid)
+            contact = await store.contact_hash(conv["contact"])
             campaign = services.workspace.campaign(conv["campaign"])
-            where = f"<#{campaign.slack_channel}>" if campaign else conv["campaign"]
-            lines.append(f"• {vid} · {escape(contact.get('name') or contact.get('phone', ''))}"
-                         f" · {where}" + (" · :rotating_light:" if conv.get("priority") ==
-                                          "escalated" else ""))
-        return f"Your {len(vids)} open conversation(s):\n" + "\n".join(lines)
+            rows.append((vid, contact.get("name") or contact.get("phone", ""),
+                         f"<#{campaign.slack_channel}>" if campaign else conv["campaign"],
+                         conv.get("priority") == "escalated"))
+        return render.mine(rows)
     if word == "gallery":  # A6
-        lines = []
-        for campaign in services.workspace.campaigns:
-            if not serves(agent, campaign.id):
-                continue
-            items = [f"`;{k}` {escape(v[:60])}" for k, v in sorted(campaign.canned.items())]
-            items += [f"`;{r.key}` {r.kind}: {escape(r.title)}" for r in campaign.resources]
-            if items:
-                lines.append(f"*{escape(campaign.name or campaign.id)}*\n" + "\n".join(items))
-        return "\n".join(lines) or "Your campaigns have no resources yet."
-    return USAGE
+        return render.gallery([
+            (c.label, dict(c.canned), [(r.key, r.kind, r.title) for r in c.resources])
+            for c in services.workspace.campaigns if serves(agent, c.id)])
+    return render.USAGE

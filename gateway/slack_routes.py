@@ -1,8 +1,8 @@
-"""Slack Events API endpoint: slack-bolt mounted in the aiohttp app."""
+"""Slack Events API endpoint: slack-bolt mounted in the aiohttp app. Thread text is translated
+here into the use case it asks for: ``;;`` a note, ``;key`` a saved response, else a reply."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import structlog
@@ -13,67 +13,35 @@ from channels.slack.events import build_app
 from gateway import slack_commands
 from gateway.services import Services
 from gateway.slack_desk import Desk
-from routing.types import AgentReply, Media, ReplyResult
+from routing import actions
+from routing.results import Replied
+from routing.types import AgentReply
 
 log = structlog.get_logger("slack")
 NOTE = ";;"
-MEDIA_TYPES = {"image": "image/jpeg", "document": "application/pdf", "video": "video/mp4"}
-CANNED = re.compile(r"^;([a-z0-9_-]{1,30})$")
+SAVED = re.compile(r"^;([a-z0-9_-]{1,30})$")
 
 
 def setup(app: web.Application, services: Services) -> None:
     settings = services.settings
 
-    async def on_reply(reply: AgentReply) -> ReplyResult:
+    async def on_reply(reply: AgentReply) -> Replied:
         text = reply.text.strip()
-        if reply.media:  # A5: attachments only where the campaign allows external resources
-            vid = await services.store.redis.hget(services.store.keys.threads,
-                                                  f"{reply.slack_channel}|{reply.thread_ts}")
-            campaign = services.workspace.campaign((await services.store.redis.hget(
-                services.store.keys.conv(vid.decode()), "campaign") or b"").decode()
-            ) if vid else None
-            if campaign is not None and not campaign.options.attachments:
-                return ReplyResult("attachments_refused", vid.decode(), campaign.name
-                                   or campaign.id)
-        if text.startswith(NOTE) or CANNED.match(text):
-            vid = await services.store.redis.hget(services.store.keys.threads,
-                                                  f"{reply.slack_channel}|{reply.thread_ts}")
-            agent = next((a for a in services.workspace.agents
-                          if a.slack_user == reply.slack_user), None)
-            if vid is None:
-                return ReplyResult("no_conversation", "", "")
-            if agent is None:
-                return ReplyResult("not_an_agent", vid.decode(), "")
-            if text.startswith(NOTE):  # an internal note: recorded, never sent (S1)
-                await services.store.note(vid.decode(), agent.id, text[len(NOTE):].strip(),
-                                          reply.event_id)
-                return ReplyResult("noted", vid.decode(), "")
-            campaign = services.workspace.campaign(
-                (await services.store.redis.hget(services.store.keys.conv(vid.decode()),
-                                                 "campaign") or b"").decode())
-            key = CANNED.match(text).group(1)
-            canned = campaign.canned.get(key) if campaign else None
-            resource = campaign.resource(key) if campaign and canned is None else None
-            if canned is None and resource is None:
-                known = sorted([*campaign.canned, *(r.key for r in campaign.resources)]
-                               if campaign else [])
-                return ReplyResult("unknown_canned", vid.decode(),
-                                   f";{key}|{', '.join(';' + k for k in known) or 'none'}")
-            if resource is not None and resource.kind != "text":
-                media = (Media(resource.content_type or MEDIA_TYPES[resource.kind],
-                               resource.url),)
-                reply = dataclasses.replace(reply, text=resource.text, media=media)
-            else:  # A6: a canned response or a text resource is sent as written
-                reply = dataclasses.replace(reply, text=canned or resource.text)
-        result = ReplyResult.parse(await services.store.agent_reply(reply))
-        log.info("slack.reply", outcome=result.outcome, conversation=result.conversation_id,
+        ctx = services.ctx
+        if text.startswith(NOTE):
+            noted = services.done(await actions.note(ctx, reply, text[len(NOTE):]))
+            result = Replied(noted.outcome)
+        elif saved := SAVED.match(text):
+            result = services.done(await actions.send_saved(ctx, reply, saved.group(1)))
+        else:
+            result = services.done(await actions.reply(ctx, reply))
+        log.info("slack.reply", outcome=result.outcome, conversation=result.conversation,
                  event_id=reply.event_id)
-        if result.outcome == "queued":
-            services.dispatch(f"twilio:{result.conversation_id}", f"status:{result.detail}")
-        elif result.outcome == "not_assignee":
-            agent = services.workspace.agent(result.detail)
-            who = f"<@{agent.slack_user}>" if agent else (result.detail or "nobody")
-            result = ReplyResult(result.outcome, result.conversation_id, who)
+        if result.outcome == "not_assignee":  # name who has it, as Slack shows people
+            agent = services.workspace.agent(result.assignee)
+            return Replied(result.outcome, conversation=result.conversation,
+                           detail=f"<@{agent.slack_user}>" if agent else
+                           (result.assignee or "nobody"))
         return result
 
     async def on_command(slack_user: str, text: str) -> str:

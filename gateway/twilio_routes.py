@@ -11,7 +11,6 @@ from aiohttp import web
 
 from channels.twilio.inbound import BadWebhook, parse_message, parse_status, signature_valid
 from gateway.services import SERVICES, error
-from routing.types import InboundResult
 
 log = structlog.get_logger("twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -42,11 +41,10 @@ async def incoming(request: web.Request) -> web.Response:
     campaign = services.workspace.entry_campaign(msg.campaign_addr)
     if campaign is None:
         return error(404, f"no campaign is bound to {msg.campaign_addr}")
-    result = InboundResult.parse(await services.store.inbound(
+    result = services.done(await services.store.inbound(
         msg, campaign.id, campaign.default_department or "", campaign.bot is not None))
-    log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation_id,
-             message=result.message_id, opened=result.opened, assignee=result.assignee)
-    services.dispatch(*result.jobs)
+    log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation,
+             message=result.message, opened=result.opened, assignee=result.assignee)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
@@ -56,10 +54,9 @@ async def status(request: web.Request) -> web.Response:
         sid, state, code = parse_status(await verified_form(request))
     except BadWebhook as exc:
         return error(400, str(exc))
-    outcome, mid = (x.decode() for x in await services.store.status(sid, state, code))
-    log.info("twilio.status", sid=sid, status=state, outcome=outcome, message=mid)
-    if outcome == "changed":
-        services.dispatch(f"status:{mid}")
+    applied = services.done(await services.store.status(sid, state, code))
+    log.info("twilio.status", sid=sid, status=state, outcome=applied.outcome,
+             message=applied.message)
     return web.Response(status=204)
 
 

@@ -126,6 +126,18 @@ class Campaign(_Strict):
         return self
 
     @property
+    def label(self) -> str:
+        """How people see the campaign: its name, or its id."""
+        return self.name or self.id
+
+    def department(self, ref: str) -> Department | None:
+        """A department by id, bare (``billing``) or qualified (``support-wa/billing``)."""
+        campaign, _, dept = ref.rpartition("/")
+        if campaign and campaign != self.id:
+            return None
+        return next((d for d in self.departments if d.id == dept), None)
+
+    @property
     def address(self) -> str:
         """The Twilio address of this campaign's number (``whatsapp:+1...`` or ``+1...``)."""
         return f"whatsapp:{self.number}" if self.channel == "whatsapp" else self.number
@@ -153,6 +165,11 @@ class Agent(_Strict):
         if not SLACK_USER.match(value):
             raise ValueError(f"{value!r} is not a Slack user id (like U0123ABCD)")
         return value
+
+    @property
+    def label(self) -> str:
+        """How people see the agent: their name, or their id."""
+        return self.name or self.id
 
 
 Role = Literal["admin", "supervisor", "agent", "auditor", "marketing"]
@@ -214,6 +231,15 @@ class Workspace(_Strict):
 
     def agent(self, agent_id: str) -> Agent | None:
         return next((a for a in self.agents if a.id == agent_id), None)
+
+    def agent_by_slack(self, slack_user: str) -> Agent | None:
+        """The agent behind a Slack user id: the one lookup every Slack entry point uses."""
+        return next((a for a in self.agents if a.slack_user == slack_user), None)
+
+    def name_of(self, actor: str) -> str:
+        """An agent id (or any actor in events: ``admin:ops``, ``bot:care``) as people see it."""
+        agent = self.agent(actor) if actor else None
+        return agent.label if agent else actor
 
     def members(self, campaign_id: str, department_id: str) -> list[Agent]:
         ref = f"{campaign_id}/{department_id}"

@@ -39,10 +39,6 @@ class Keys:
         return self.prefix + "threads"
 
     @property
-    def slack_users(self) -> str:
-        return self.prefix + "slack_users"
-
-    @property
     def awaiting(self) -> str:
         """Open conversations whose customer waits for an answer, by when they started."""
         return self.prefix + "awaiting"
@@ -99,6 +95,15 @@ class Keys:
 
     def contact_notes(self, cid: str) -> str:
         return f"{self.prefix}contact:{cid}:notes"
+
+    def contact_audit(self, cid: str) -> str:
+        return f"{self.prefix}contact:{cid}:audit"
+
+    def agent_audit(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:audit"
+
+    def idem(self, key: str) -> str:
+        return f"{self.prefix}idem:{key}"
 
     def unassigned(self, campaign: str) -> str:
         return f"{self.prefix}unassigned:{campaign}"

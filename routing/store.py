@@ -7,134 +7,204 @@ the workers don't, and both share the same scripts and key names.
 
 from __future__ import annotations
 
+import inspect
 import time
+from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from routing.config import Workspace
 from routing.keys import Keys
+from routing.results import (
+    AgentChanged,
+    ContactChanged,
+    Decision,
+    Inbound,
+    Moved,
+    Replied,
+    Result,
+    Sent,
+    StatusApplied,
+)
 from routing.types import AgentReply, InboundMessage, media_json
 
 SID_TTL = 30 * 24 * 3600  # provider ids are remembered (dedupe, status callbacks) for 30 days
 EVENT_TTL = 7 * 24 * 3600  # Slack retries within hours; a week is plenty
 WHATSAPP_WINDOW = 24 * 3600
+NOTICE = "e:"  # a Slack outbox entry that is an event to show (not a message): "e:<event id>"
 
 
 @cache
 def script_source(name: str) -> str:
-    """A script with the shared library prepended."""
+    """A script with the shared helpers and the routing policy prepended."""
     lua = resources.files("routing") / "lua"
-    return (lua / "lib.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    return "\n".join((lua / f"{part}.lua").read_text() for part in ("lib", "policy", name))
 
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
-           "contact_edit")
+           "contact_edit", "remind")
+
+T = TypeVar("T")
+#: What a store method gives: the value itself with a sync client, an awaitable with asyncio.
+Maybe = T | Awaitable[T]
+
+
+async def _parsed(raw: Awaitable[Any], parse: Callable[[Any], T]) -> T:
+    return parse(await raw)
 
 
 class Store:
-    """Scripts and reads over one namespace."""
+    """Scripts and reads over one namespace. The client must decode responses to ``str``."""
 
     def __init__(self, redis: Any, namespace: str = "rd") -> None:
         self.redis = redis
         self.keys = Keys(namespace)
         self._scripts = {name: redis.register_script(script_source(name)) for name in SCRIPTS}
 
-    def _run(self, name: str, *args: object, now: float | None = None) -> Any:
+    def _run(self, name: str, parse: Callable[[Any], T], *args: object,
+             now: float | None = None) -> Maybe[T]:
         stamp = time.time() if now is None else now
-        return self._scripts[name](
-            keys=[self.keys.seq], args=[self.keys.prefix, repr(stamp), *args]
-        )
+        raw = self._scripts[name](keys=[self.keys.seq],
+                                  args=[self.keys.prefix, repr(stamp), *args])
+        return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
+
+    def _then(self, raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
+        """Parse a plain command's answer, now or once awaited."""
+        return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
 
     # -- writes ---------------------------------------------------------------------------
 
     def inbound(self, msg: InboundMessage, campaign: str, default_department: str,
-                has_bot: bool = False, now: float | None = None) -> Any:
-        """Store a customer message, routing a new conversation; raw for
-        ``InboundResult.parse``."""
+                has_bot: bool = False, now: float | None = None) -> Maybe[Inbound]:
+        """Store a customer message, routing a new conversation."""
         return self._run(
-            "inbound", msg.sid, msg.phone, msg.customer_addr, msg.campaign_addr, msg.channel,
-            campaign, msg.body, msg.media_json(), msg.profile_name, default_department, SID_TTL,
-            "yes" if has_bot else "no", now=now,
+            "inbound", Inbound.parse, msg.sid, msg.phone, msg.customer_addr, msg.campaign_addr,
+            msg.channel, campaign, msg.body, msg.media_json(), msg.profile_name,
+            default_department, SID_TTL, "yes" if has_bot else "no", now=now,
         )
 
-    def agent_reply(self, reply: AgentReply, now: float | None = None) -> Any:
-        """Store an agent's thread reply if they may send it; raw for ``ReplyResult.parse``."""
+    def agent_reply(self, reply: AgentReply, agent: str, now: float | None = None
+                    ) -> Maybe[Replied]:
+        """Store an agent's thread reply if they may send it."""
         return self._run(
-            "agent_reply", reply.event_id, reply.slack_channel, reply.thread_ts,
-            reply.slack_user, reply.text, reply.ts, EVENT_TTL, WHATSAPP_WINDOW,
-            media_json(reply.media), now=now,
+            "agent_reply", Replied.parse, reply.event_id, reply.slack_channel, reply.thread_ts,
+            agent, reply.text, reply.ts, EVENT_TTL, WHATSAPP_WINDOW, media_json(reply.media),
+            now=now,
         )
 
-    def status(self, sid: str, status: str, error_code: str = "", now: float | None = None) -> Any:
-        """Apply a Twilio status callback monotonically; returns [outcome, message id]."""
-        return self._run("status", sid, status, error_code, now=now)
+    def status(self, sid: str, status: str, error_code: str = "", now: float | None = None
+               ) -> Maybe[StatusApplied]:
+        """Apply a Twilio status callback monotonically."""
+        return self._run("status", StatusApplied.parse, sid, status, error_code, now=now)
 
-    def sent(self, mid: str, vid: str, sid: str, status: str, error_code: str = "") -> Any:
+    def sent(self, mid: str, vid: str, sid: str, status: str, error_code: str = "",
+             reason: str = "") -> Maybe[Result]:
         """Record the outcome of sending the head of a conversation's Twilio outbox."""
-        return self._run("sent", mid, vid, sid, status, error_code, SID_TTL)
+        return self._run("sent", Result.parse, mid, vid, sid, status, error_code, SID_TTL,
+                         reason)
 
     def settle(self, member: str, started_at: float) -> Any:
-        """Clear a pending entry once its work is done (see settle.lua)."""
-        return self._run("settle", member, repr(started_at))
+        """Clear a work mark once its work is done (see settle.lua); 1 if cleared."""
+        return self._scripts["settle"](keys=[self.keys.seq], args=[
+            self.keys.prefix, repr(time.time()), member, repr(started_at)])
 
     def set_presence(self, agent: str, presence: str, actor: str,
-                     now: float | None = None) -> Any:
-        """Returns [previous presence, conversations assigned as a result]."""
-        return self._run("presence", agent, "presence", presence, actor, now=now)
+                     now: float | None = None) -> Maybe[AgentChanged]:
+        return self._run("presence", AgentChanged.parse, agent, "presence", presence, actor,
+                         now=now)
 
-    def set_capacity(self, agent: str, capacity: int, actor: str) -> Any:
-        return self._run("presence", agent, "capacity", capacity, actor)
+    def set_capacity(self, agent: str, capacity: int, actor: str) -> Maybe[AgentChanged]:
+        return self._run("presence", AgentChanged.parse, agent, "capacity", capacity, actor)
 
     def close(self, vid: str, actor: str, typification: str = "", subtypification: str = "",
-              note: str = "", now: float | None = None) -> Any:
-        """Returns [outcome, conversations assigned to the freed agent]."""
-        return self._run("close", vid, actor, typification, subtypification, note, now=now)
+              note: str = "", now: float | None = None) -> Maybe[Moved]:
+        return self._run("close", Moved.parse, vid, actor, typification, subtypification, note,
+                         now=now)
 
-    def set_owner(self, refs: list[str], owner_type: str, owner_id: str, actor: str) -> Any:
-        """Owner of many contacts (ids or E.164 phones) at once; returns contact ids ('' for an
-        unknown id). ``owner_type`` '' means unassigned."""
-        return self._run("owner", actor, owner_type, owner_id, *refs)
+    def set_owner(self, refs: list[str], owner_type: str, owner_id: str, actor: str
+                  ) -> Maybe[ContactChanged]:
+        """Owner of many contacts (ids or E.164 phones) at once; ``contacts`` has '' for an
+        unknown id. ``owner_type`` '' means unassigned."""
+        return self._run("owner", ContactChanged.parse, actor, owner_type, owner_id, *refs)
 
-    def set_exclusive(self, ref: str, campaign: str, agent: str, actor: str) -> Any:
-        """Set ('' removes) the exclusive agent; returns the contact id or ''."""
-        return self._run("exclusive", actor, ref, campaign, agent)
+    def set_exclusive(self, ref: str, campaign: str, agent: str, actor: str
+                      ) -> Maybe[ContactChanged]:
+        """Set ('' removes) the exclusive agent."""
+        return self._run("exclusive", ContactChanged.parse, actor, ref, campaign, agent)
 
-    def dry_run(self, ref: str, campaign: str, default_department: str, has_bot: bool) -> Any:
-        """[rule, action, target, reason, skipped, contact id] without changing anything."""
-        return self._run("dry_run", ref, campaign, default_department,
+    def dry_run(self, ref: str, campaign: str, default_department: str, has_bot: bool
+                ) -> Maybe[Decision]:
+        """Where a new conversation would go, without changing anything."""
+        return self._run("dry_run", Decision.parse, ref, campaign, default_department,
                          "yes" if has_bot else "no")
 
     def handoff(self, vid: str, idem_key: str, target_type: str, target_id: str,
-                default_department: str, escalation: str, note: str, actor: str) -> Any:
-        """[outcome, status, assignee]; outcome handed_off | not_bot | not_found."""
-        return self._run("handoff", vid, idem_key, target_type, target_id, default_department,
-                         escalation, note, actor)
+                default_department: str, escalation: str, note: str, actor: str
+                ) -> Maybe[Moved]:
+        """outcome handed_off | not_bot."""
+        return self._run("handoff", Moved.parse, vid, idem_key, target_type, target_id,
+                         default_department, escalation, note, actor)
 
     def outbound(self, vid: str, author: str, text: str, idem_key: str = "",
-                 require_status: str = "") -> Any:
-        """[outcome, message id or detail]; outcome queued | duplicate | not_found |
-        wrong_status | window_closed."""
-        return self._run("outbound", vid, author, text, idem_key, WHATSAPP_WINDOW,
+                 require_status: str = "") -> Maybe[Sent]:
+        """outcome queued | wrong_status | window_closed."""
+        return self._run("outbound", Sent.parse, vid, author, text, idem_key, WHATSAPP_WINDOW,
                          require_status)
 
     def move(self, vid: str, actor: str, kind: str, target: str, note: str,
-             default_department: str = "") -> Any:
-        """Reassign / transfer; [outcome, new assignee or detail, conversations the freed agent
-        took]. kind: reassign | transfer_agent | transfer_campaign."""
-        return self._run("move", vid, actor, kind, target, note, default_department)
+             default_department: str = "") -> Maybe[Moved]:
+        """Reassign / transfer. kind: reassign | transfer_agent | transfer_campaign; outcome
+        moved | closed | same_agent | target_unavailable."""
+        return self._run("move", Moved.parse, vid, actor, kind, target, note, default_department)
 
-    def escalate(self, vid: str, actor: str, escalation: str, note: str) -> Any:
-        return self._run("escalate", vid, actor, escalation, note)
+    def escalate(self, vid: str, actor: str, escalation: str, note: str) -> Maybe[Result]:
+        return self._run("escalate", Result.parse, vid, actor, escalation, note)
 
-    def note(self, vid: str, actor: str, text: str, dedupe_key: str = "") -> Any:
-        return self._run("note", vid, actor, text, dedupe_key, EVENT_TTL)
+    def note(self, vid: str, actor: str, text: str, dedupe_key: str = "") -> Maybe[Result]:
+        return self._run("note", Result.parse, vid, actor, text, dedupe_key, EVENT_TTL)
 
-    def edit_contact(self, cid: str, actor: str, changes: dict[str, str]) -> Any:
-        """[outcome, changed fields...]; outcome edited | not_found | phone_taken."""
+    def edit_contact(self, cid: str, actor: str, changes: dict[str, str], vid: str = ""
+                     ) -> Maybe[ContactChanged]:
+        """outcome edited | phone_taken (``contact`` is whose phone it is)."""
         flat = [x for pair in changes.items() for x in pair]
-        return self._run("contact_edit", cid, actor, *flat)
+        return self._run("contact_edit", ContactChanged.parse, cid, actor, vid, *flat)
+
+    def remind(self, vid: str, now: float | None = None) -> Maybe[Result]:
+        """Mark a reminder for the assignee of a waiting customer, once per wait."""
+        return self._run("remind", Result.parse, vid, now=now)
+
+    # -- what the workers record after a provider answered --------------------------------
+
+    def card_posted(self, vid: str, channel: str, ts: str) -> Any:
+        """The conversation's card is the parent of its thread; replies there are found by it."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.conv(vid), mapping={"slack_channel": channel, "slack_ts": ts})
+        pipe.hset(self.keys.threads, f"{channel}|{ts}", vid)
+        return pipe.execute()
+
+    def relayed(self, vid: str, entry: str, channel: str, ts: str) -> Any:
+        """The head of the Slack outbox was posted (a message keeps where it was shown)."""
+        pipe = self.redis.pipeline(transaction=True)
+        if not entry.startswith(NOTICE):
+            pipe.hset(self.keys.msg(entry), mapping={"slack_ts": ts, "slack_channel": channel})
+        pipe.lpop(self.keys.to_slack(vid))
+        return pipe.execute()
+
+    def delivered_to_bot(self, vid: str) -> Any:
+        return self.redis.lpop(self.keys.to_bot(vid))
+
+    def drop_bot_outbox(self, vid: str) -> Any:
+        """The bot no longer holds the conversation: what it has not seen is not for it."""
+        return self.redis.delete(self.keys.to_bot(vid))
+
+    def shown_status(self, mid: str, label: str) -> Any:
+        return self.redis.hset(self.keys.msg(mid), "shown_status", label)
+
+    def claim_failure_notice(self, mid: str) -> Any:
+        """True once per message: whoever gets it explains the failure in the thread."""
+        return self.redis.hsetnx(self.keys.msg(mid), "failure_notified", 1)
 
     def set_grants(self, agents: list[str], campaign: str, grants: list[str],
                    actor: str) -> Any:
@@ -142,7 +212,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=True)
         for agent in agents:
             pipe.hset(self.keys.agent_grants(agent), campaign, ",".join(sorted(grants)))
-            pipe.xadd(self.keys.agent(agent) + ":audit", {
+            pipe.xadd(self.keys.agent_audit(agent), {
                 "at": repr(time.time()), "actor": actor, "field": f"grants:{campaign}",
                 "new": ",".join(sorted(grants))})
         return pipe.execute()
@@ -161,7 +231,6 @@ class Store:
                 pipe.delete(k.dept_members(campaign.id, dept.id))
                 if members:
                     pipe.sadd(k.dept_members(campaign.id, dept.id), *members)
-        pipe.delete(k.slack_users)
         for agent in workspace.agents:
             pipe.delete(k.agent_depts(agent.id))
             if agent.departments:
@@ -169,7 +238,6 @@ class Store:
             pipe.hsetnx(k.agent(agent.id), "presence", agent.presence)
             pipe.hsetnx(k.agent(agent.id), "load", 0)
             pipe.hset(k.agent(agent.id), mapping={"capacity": agent.capacity, "name": agent.name})
-            pipe.hset(k.slack_users, agent.slack_user, agent.id)
         return pipe.execute()
 
     def add_token(self, token_sha256: str, principal_json: str) -> Any:
@@ -197,3 +265,48 @@ class Store:
 
     def events(self, vid: str, count: int = 1000) -> Any:
         return self.redis.xrange(self.keys.events(vid), count=count)
+
+    def event(self, vid: str, eid: str) -> Any:
+        """One event's fields, as a list of (id, fields) with one item or none."""
+        return self.redis.xrange(self.keys.events(vid), eid, eid)
+
+    def outbox_head(self, vid: str, kind: str) -> Any:
+        """The next entry of a conversation's outbox (``slack``, ``twilio``, ``bot``), or None."""
+        return self.redis.lindex(f"{self.keys.conv(vid)}:to_{kind}", 0)
+
+    def thread_conversation(self, channel: str, thread_ts: str) -> Any:
+        """The conversation whose card is the parent of this Slack thread, or None."""
+        return self.redis.hget(self.keys.threads, f"{channel}|{thread_ts}")
+
+    def contact_id(self, phone: str) -> Any:
+        return self.redis.hget(self.keys.ident, phone)
+
+    def inbox(self, agent: str) -> Any:
+        return self.redis.zrange(self.keys.inbox(agent), 0, -1)
+
+    def inbox_size(self, agent: str) -> Any:
+        return self.redis.zcard(self.keys.inbox(agent))
+
+    def open_conversations(self, agent: str) -> Any:
+        return self.redis.smembers(self.keys.agent_open(agent))
+
+    def contact_conversations(self, cid: str, newest: int = 0) -> Any:
+        """All of a contact's conversations oldest first, or the ``newest`` N newest first."""
+        if newest:
+            return self.redis.zrevrange(self.keys.contact_convs(cid), 0, newest - 1)
+        return self.redis.zrange(self.keys.contact_convs(cid), 0, -1)
+
+    def contact_notes(self, cid: str) -> Any:
+        return self.redis.xrange(self.keys.contact_notes(cid))
+
+    def contact_audit(self, cid: str) -> Any:
+        return self.redis.xrange(self.keys.contact_audit(cid))
+
+    def waiting_since(self, vid: str) -> Any:
+        """Since when the conversation's customer has waited for an answer, or None."""
+        return self.redis.zscore(self.keys.awaiting, vid)
+
+    def awaiting(self, until: float, limit: int = 500) -> Any:
+        """(conversation, waiting since) of customers waiting since before ``until``."""
+        return self.redis.zrangebyscore(self.keys.awaiting, "-inf", until, withscores=True,
+                                        start=0, num=limit)

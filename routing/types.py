@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 Channel = Literal["whatsapp", "sms"]
@@ -20,6 +21,28 @@ STATUS_LABELS = {
     "undelivered": "failed",
     "failed": "failed",
 }
+
+
+#: Escalation types (S6) and how people read them.
+ESCALATIONS = {"urgent": "Urgent", "complaint": "Complaint", "appointment": "Appointment",
+               "purchase_services": "Purchase / services", "general": "General",
+               "billing": "Billing"}
+
+
+class Work(StrEnum):
+    """The kinds of work mark (``kind:id`` in the pending set), one job each (workers.dispatch).
+
+    Marks are made only by the store's scripts, which return them; nothing else builds one."""
+
+    SLACK = "slack"  # drain the conversation's Slack outbox (card, messages, notices)
+    TWILIO = "twilio"  # drain the conversation's Twilio outbox
+    BOT = "bot"  # drain the conversation's bot outbox
+    STATUS = "status"  # show a message's delivery status on it in Slack (m id)
+    CARD = "card"  # re-render the conversation's card
+    ALERT = "alert"  # DM the assignee: the conversation is now theirs
+    AWAY = "away"  # DM the away assignee: their customer wrote (m id)
+    REMIND = "remind"  # DM the assignee: their customer has waited too long
+    ESCALATION = "escalation"  # tell the supervisors' channel
 
 
 @dataclass(frozen=True)
@@ -49,41 +72,6 @@ class InboundMessage:
 def media_json(media: tuple[Media, ...]) -> str:
     return json.dumps([{"content_type": m.content_type, "url": m.url}
                        | ({"private": True} if m.private else {}) for m in media])
-
-
-@dataclass(frozen=True)
-class InboundResult:
-    outcome: Literal["stored", "duplicate"]
-    message_id: str
-    conversation_id: str
-    opened: bool
-    assignee: str
-    status: str  # the conversation's status after this message ('bot' when the bot holds it)
-    jobs: tuple[str, ...] = ()  # work marks this message created, each needing a job
-
-    @classmethod
-    def parse(cls, raw: list) -> InboundResult:
-        outcome, mid, vid, opened, assignee, status, jobs = (_s(x) for x in raw)
-        return cls(outcome, mid, vid, opened == "1", assignee, status,  # type: ignore[arg-type]
-                   tuple(jobs.split()))
-
-
-ReplyOutcome = Literal[
-    "queued", "duplicate", "no_conversation", "closed", "not_an_agent", "not_assignee",
-    "window_closed", "noted", "unknown_canned", "attachments_refused",
-]
-
-
-@dataclass(frozen=True)
-class ReplyResult:
-    outcome: ReplyOutcome
-    conversation_id: str
-    detail: str  # message id when queued; the current assignee when refused
-
-    @classmethod
-    def parse(cls, raw: list) -> ReplyResult:
-        outcome, vid, detail = (_s(x) for x in raw)
-        return cls(outcome, vid, detail)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -145,6 +133,7 @@ class Message:
     slack_channel: str = ""
     slack_ts: str = ""
     shown_status: str = ""
+    failure_reason: str = ""
 
     @classmethod
     def from_hash(cls, h: dict) -> Message:
@@ -157,6 +146,7 @@ class Message:
             status=d.get("status", ""), error_code=d.get("error_code", ""),
             provider_sid=d.get("provider_sid", ""), slack_channel=d.get("slack_channel", ""),
             slack_ts=d.get("slack_ts", ""), shown_status=d.get("shown_status", ""),
+            failure_reason=d.get("failure_reason", ""),
         )
 
 

@@ -32,14 +32,14 @@ def namespace() -> str:
 
 @pytest.fixture
 def sync_redis(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     client.close()
 
 
 @pytest.fixture
 async def async_redis(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     await client.aclose()
 

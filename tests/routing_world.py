@@ -46,7 +46,7 @@ WORLD = world()
 
 def where(store: Store, vid: str) -> str:
     """The one place a conversation is: 'agent:ana', 'inbox:ana', 'dept:shop/sales', ..."""
-    c = {k.decode(): v.decode() for k, v in store.conversation_hash(vid).items()}
+    c = dict(store.conversation_hash(vid))
     return {"assigned": f"agent:{c.get('assignee')}", "waiting": f"inbox:{c.get('waiting_for')}",
             "queued": f"dept:{c.get('queue', '').split(':dept:')[-1].removesuffix(':queue')}",
             "bot": "bot", "unassigned": "unassigned", "closed": "closed"}[c["status"]]
@@ -60,20 +60,20 @@ def check_invariants(r: redis.Redis, store: Store, ws: Workspace = WORLD,
     could take. ``allowance`` is how many open conversations an agent may hold when their
     capacity was lowered below their load (lowering takes nothing away)."""
     k = store.keys
-    open_ids = {v.decode() for v in r.hvals(k.open)}
+    open_ids = set(r.hvals(k.open))
     queues: Counter[str] = Counter()
     for agent in ws.agents:
         for vid in r.zrange(k.inbox(agent.id), 0, -1):
-            queues[vid.decode()] += 1
+            queues[vid] += 1
     for campaign in ws.campaigns:
         for vid in r.zrange(k.unassigned(campaign.id), 0, -1):
-            queues[vid.decode()] += 1
+            queues[vid] += 1
         for dept in campaign.departments:
             for vid in r.zrange(k.dept_queue(campaign.id, dept.id), 0, -1):
-                queues[vid.decode()] += 1
+                queues[vid] += 1
     loads: Counter[str] = Counter()
     for vid in open_ids:
-        c = {a.decode(): b.decode() for a, b in store.conversation_hash(vid).items()}
+        c = dict(store.conversation_hash(vid))
         status = c["status"]
         assert status != "closed", f"{vid} is closed but still open for its contact"
         in_queues = queues.pop(vid, 0)
@@ -88,10 +88,10 @@ def check_invariants(r: redis.Redis, store: Store, ws: Workspace = WORLD,
             assert not c.get("assignee"), f"{vid} ({status}) has assignee {c.get('assignee')}"
     assert not queues, f"closed or unknown conversations left in queues: {dict(queues)}"
     for agent in ws.agents:
-        state = {a.decode(): b.decode() for a, b in store.agent_hash(agent.id).items()}
+        state = dict(store.agent_hash(agent.id))
         load, cap = int(state.get("load", 0)), int(state.get("capacity", 0))
         assert load == loads[agent.id], f"{agent.id}: load {load} but {loads[agent.id]} assigned"
-        mine = {v.decode() for v in r.smembers(k.agent_open(agent.id))}
+        mine = set(r.smembers(k.agent_open(agent.id)))
         assert len(mine) == load, f"{agent.id}: open set {sorted(mine)} but load {load}"
         limit = max(cap, (allowance or {}).get(agent.id, 0))
         assert load <= limit, f"{agent.id} was given work over capacity ({load}/{cap})"

@@ -55,7 +55,7 @@ class Context:
         slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
         return cls(
             workspace=workspace,
-            store=Store(redis.Redis.from_url(redis_url), namespace),
+            store=Store(redis.Redis.from_url(redis_url, decode_responses=True), namespace),
             twilio=make_client(twilio_sid, twilio_token, twilio_api_base),
             slack=slack,
             dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),

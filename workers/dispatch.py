@@ -11,18 +11,22 @@ from __future__ import annotations
 import redis
 from rq import Queue, Retry
 
+from routing.types import Work
+
 # Backoff for transient failures (Twilio/Slack 429 or 5xx, network): 1 s, 2 s, 5 s, 15 s, 60 s.
 RETRY = Retry(max=5, interval=[1, 2, 5, 15, 60])
 
+#: The job that does each kind of work (every kind has one; a test checks it).
 JOBS = {
-    "slack": "workers.jobs.relay_to_slack",
-    "twilio": "workers.jobs.send_to_twilio",
-    "status": "workers.jobs.show_status",
-    "card": "workers.jobs.update_card",
-    "alert": "workers.jobs.alert_agent",
-    "bot": "workers.jobs.deliver_to_bot",
-    "escalation": "workers.jobs.notify_supervisors",
-    "away": "workers.jobs.alert_away",
+    Work.SLACK: "workers.jobs.relay_to_slack",
+    Work.TWILIO: "workers.jobs.send_to_twilio",
+    Work.BOT: "workers.jobs.deliver_to_bot",
+    Work.STATUS: "workers.jobs.show_status",
+    Work.CARD: "workers.jobs.update_card",
+    Work.ALERT: "workers.jobs.alert_agent",
+    Work.AWAY: "workers.jobs.alert_away",
+    Work.REMIND: "workers.jobs.remind_agent",
+    Work.ESCALATION: "workers.jobs.notify_supervisors",
 }
 
 
@@ -37,7 +41,7 @@ class Dispatcher:
             return
         self.queue.enqueue_many([
             Queue.prepare_data(
-                JOBS[kind], (ident,), retry=RETRY, result_ttl=0, failure_ttl=86400,
+                JOBS[Work(kind)], (ident,), retry=RETRY, result_ttl=0, failure_ttl=86400,
             )
             for kind, _, ident in (m.partition(":") for m in members)
         ])

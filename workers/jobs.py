@@ -1,8 +1,10 @@
 """The RQ jobs. Each is idempotent and safe to run twice; each drains or renders current state.
 
-Outboxes are per conversation and drained under a per-conversation lock, so messages leave in
-the order they were written even with several workers. A transient failure raises, leaving the
-message at the head of its outbox; RQ retries the job with backoff.
+Every job does the work of one mark (``kind:id``, see routing.types.Work) and settles it when
+done (``settles``). Outboxes are per conversation and drained under a per-conversation lock, so
+messages leave in the order they were written even with several workers. A transient failure
+raises, leaving the work where it was; RQ retries the job with backoff, and the sweeper
+re-enqueues a mark whose job was lost.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from slack_sdk.errors import SlackApiError
 from channels.bot import webhook
 from channels.media import media_url
 from channels.slack import render
-from channels.slack.escape import escape
 from channels.twilio.send import PermanentSendError, reason, send_message
-from routing.types import Conversation, Message
+from routing.store import NOTICE
+from routing.types import Conversation, Message, Work
 from workers.context import Context, current
 
 log = structlog.get_logger("workers")
@@ -41,6 +43,29 @@ def locked(ctx: Context, name: str) -> Iterator[None]:
         lock.release()
 
 
+def settles(kind: Work, lock: str | None = None
+            ) -> Callable[[Callable[[Context, str], None]], Callable[[str], None]]:
+    """Run a job under ``lock:<lock or kind>:<id>`` until its mark settles. Work marked again
+    while the job ran (a new message in the outbox, a newer card change) keeps the mark, and no
+    other job was enqueued for it, so the job goes round again instead of leaving it to the
+    sweeper."""
+
+    def wrap(work: Callable[[Context, str], None]) -> Callable[[str], None]:
+        @functools.wraps(work)
+        def job(ident: str) -> None:
+            ctx = current()
+            while True:
+                started = time.time()
+                with locked(ctx, f"{lock or kind}:{ident}"):
+                    work(ctx, ident)
+                if ctx.store.settle(f"{kind}:{ident}", started):
+                    return
+
+        return job
+
+    return wrap
+
+
 def _conversation(ctx: Context, vid: str) -> Conversation:
     return Conversation.from_hash(ctx.store.conversation_hash(vid))
 
@@ -49,25 +74,26 @@ def _message(ctx: Context, mid: str) -> Message:
     return Message.from_hash(ctx.store.message_hash(mid))
 
 
-def _contact(ctx: Context, cid: str) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in ctx.store.contact_hash(cid).items()}
+def _contact_label(contact: dict[str, str], fallback: str) -> str:
+    return contact.get("name") or contact.get("phone") or fallback
 
 
 def _owner(ctx: Context, contact: dict[str, str]) -> str:
-    kind, ident = contact.get("owner_type", ""), contact.get("owner_id", "")
-    if kind == "agent":
-        return _agent_name(ctx, ident)
-    return f"department {ident}" if kind == "department" else "unassigned"
+    return render.owner_label(contact.get("owner_type", ""), contact.get("owner_id", ""),
+                              ctx.workspace.name_of)
+
+
+def _campaign_label(ctx: Context, campaign_id: str) -> str:
+    campaign = ctx.workspace.campaign(campaign_id)
+    return campaign.label if campaign else campaign_id
 
 
 def _card(ctx: Context, conv: Conversation) -> dict:
-    contact = _contact(ctx, conv.contact)
-    campaign = ctx.workspace.campaign(conv.campaign)
+    contact = ctx.store.contact_hash(conv.contact)
     return render.card(
         conv, contact.get("name", ""), contact.get("phone", ""),
-        campaign.name or campaign.id if campaign else conv.campaign,
-        _agent_name(ctx, conv.assignee), _agent_name(ctx, conv.extra.get("waiting_for", "")),
-        _owner(ctx, contact),
+        _campaign_label(ctx, conv.campaign), ctx.workspace.name_of(conv.assignee),
+        ctx.workspace.name_of(conv.extra.get("waiting_for", "")), _owner(ctx, contact),
     )
 
 
@@ -75,10 +101,10 @@ def _messages(ctx: Context, vid: str, since: float = 0.0) -> list[tuple[str, str
     """(who, text) of a conversation's messages, oldest first."""
     out = []
     for _, event in ctx.store.events(vid):
-        if event.get(b"type") == b"message" and float(event.get(b"at", b"0")) >= since:
-            msg = _message(ctx, event[b"message"].decode())
+        if event.get("type") == "message" and float(event.get("at", "0")) >= since:
+            msg = _message(ctx, event["message"])
             who = ("customer" if msg.direction == "in" else
-                   "bot" if msg.author == "bot" else _agent_name(ctx, msg.author))
+                   "bot" if msg.author == "bot" else ctx.workspace.name_of(msg.author))
             out.append((who, msg.body))
     return out
 
@@ -88,9 +114,8 @@ def _thread_context(ctx: Context, conv: Conversation) -> str | None:
     contact's earlier history within the campaign's window (A2)."""
     previous = conv.extra.get("previous_campaign")
     if previous:
-        prev = ctx.workspace.campaign(previous)
-        return render.transfer_context(prev.name or prev.id if prev else previous,
-                                       _owner(ctx, _contact(ctx, conv.contact)),
+        return render.transfer_context(_campaign_label(ctx, previous),
+                                       _owner(ctx, ctx.store.contact_hash(conv.contact)),
                                        _messages(ctx, conv.id)[-10:])
     campaign = ctx.workspace.campaign(conv.campaign)
     hours = campaign.options.history_hours if campaign else 0
@@ -98,17 +123,10 @@ def _thread_context(ctx: Context, conv: Conversation) -> str | None:
         return None
     since = (conv.opened_at or time.time()) - hours * 3600
     earlier = []
-    for raw in ctx.store.redis.zrangebyscore(ctx.store.keys.contact_convs(conv.contact),
-                                             "-inf", "+inf"):
-        other = raw.decode()
+    for other in ctx.store.contact_conversations(conv.contact):
         if other != conv.id:
             earlier += _messages(ctx, other, since)
     return render.earlier_history(hours, earlier[-20:]) if earlier else None
-
-
-def _agent_name(ctx: Context, agent_id: str) -> str:
-    agent = ctx.workspace.agent(agent_id) if agent_id else None
-    return (agent.name or agent.id) if agent else agent_id
 
 
 def _slack_channel(ctx: Context, conv: Conversation) -> str:
@@ -118,68 +136,53 @@ def _slack_channel(ctx: Context, conv: Conversation) -> str:
     return campaign.slack_channel
 
 
-def drained(kind: str) -> Callable[[Callable[[Context, str], None]], Callable[[str], None]]:
-    """Run an outbox drain under the conversation's lock until its work mark settles. A message
-    that arrives while the job runs keeps the mark (no new job was enqueued for it), so the job
-    goes round again instead of leaving it for the sweeper."""
-
-    def wrap(drain: Callable[[Context, str], None]) -> Callable[[str], None]:
-        @functools.wraps(drain)
-        def job(vid: str) -> None:
-            ctx = current()
-            while True:
-                started = time.time()
-                with locked(ctx, f"{kind}:{vid}"):
-                    drain(ctx, vid)
-                if ctx.store.settle(f"{kind}:{vid}", started):
-                    return
-
-        return job
-
-    return wrap
-
-
-@drained("slack")
-def relay_to_slack(ctx: Context, vid: str) -> None:
-    """Post the conversation's card if it has none, then its queued messages."""
+def _post_card(ctx: Context, conv: Conversation) -> None:
+    """A conversation's first card, with what its new thread needs to know first."""
     started = time.time()
-    keys, r = ctx.store.keys, ctx.store.redis
+    posted = ctx.slack.chat_postMessage(channel=_slack_channel(ctx, conv), **_card(ctx, conv))
+    conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
+    ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts)
+    ctx.store.settle(f"{Work.CARD}:{conv.id}", started)  # posted with the current state
+    log.info("slack.card_posted", conversation=conv.id, ts=conv.slack_ts)
+    if context := _thread_context(ctx, conv):
+        ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
+                                   text=context)
+
+
+def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
+    """Post one entry of the Slack outbox: a message, or a notice of what someone did."""
+    if entry.startswith(NOTICE):
+        [(_, event)] = ctx.store.event(conv.id, entry[len(NOTICE):]) or [("", {})]
+        channel, _, ts = event.get("thread", "").partition("|")
+        return ctx.slack.chat_postMessage(
+            channel=channel or conv.slack_channel, thread_ts=ts or conv.slack_ts,
+            text=render.notice(event, ctx.workspace.name_of,
+                               lambda c: _campaign_label(ctx, c)))
+    msg = _message(ctx, entry)
+    shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+             else render.bot_reply(msg.body))
+    return ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
+                                      **shown)
+
+
+@settles(Work.SLACK)
+def relay_to_slack(ctx: Context, vid: str) -> None:
+    """Post the conversation's card if it has none, then its queued messages and notices."""
     conv = _conversation(ctx, vid)
     if not conv.slack_ts:
-        channel = _slack_channel(ctx, conv)
-        posted = ctx.slack.chat_postMessage(channel=channel, **_card(ctx, conv))
-        conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
-        pipe = r.pipeline(transaction=True)
-        pipe.hset(keys.conv(vid), mapping={"slack_channel": conv.slack_channel,
-                                           "slack_ts": conv.slack_ts})
-        pipe.hset(keys.threads, f"{conv.slack_channel}|{conv.slack_ts}", vid)
-        pipe.execute()
-        ctx.store.settle(f"card:{vid}", started)
-        log.info("slack.card_posted", conversation=vid, ts=conv.slack_ts)
-        if context := _thread_context(ctx, conv):
-            ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
-                                       text=context)
-    while (head := r.lindex(keys.to_slack(vid), 0)) is not None:
-        msg = _message(ctx, head.decode())
-        shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
-                 else render.bot_reply(msg.body))
-        posted = ctx.slack.chat_postMessage(
-            channel=conv.slack_channel, thread_ts=conv.slack_ts, **shown)
-        pipe = r.pipeline(transaction=True)
-        pipe.hset(keys.msg(msg.id), mapping={"slack_ts": posted["ts"],
-                                             "slack_channel": conv.slack_channel})
-        pipe.lpop(keys.to_slack(vid))
-        pipe.execute()
-        log.info("slack.message_relayed", conversation=vid, message=msg.id)
+        _post_card(ctx, conv)
+    while (entry := ctx.store.outbox_head(vid, Work.SLACK)) is not None:
+        posted = _post_entry(ctx, conv, entry)
+        ctx.store.relayed(vid, entry, posted["channel"], posted["ts"])
+        log.info("slack.relayed", conversation=vid, entry=entry)
 
 
-@drained("twilio")
+@settles(Work.TWILIO)
 def send_to_twilio(ctx: Context, vid: str) -> None:
     """Send the conversation's queued messages to the customer, in order."""
-    r = ctx.store.redis
     conv = _conversation(ctx, vid)
-    while (head := r.lindex(ctx.store.keys.to_twilio(vid), 0)) is not None:
-        msg = _message(ctx, head.decode())
+    while (head := ctx.store.outbox_head(vid, Work.TWILIO)) is not None:
+        msg = _message(ctx, head)
         try:
             sid, status = send_message(
                 ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
@@ -187,13 +190,12 @@ def send_to_twilio(ctx: Context, vid: str) -> None:
                             if m.private else m.url for i, m in enumerate(msg.media)],
                 status_callback=ctx.status_callback_url,
             )
-            ctx.store.sent(msg.id, vid, sid, status)
+            recorded = ctx.store.sent(msg.id, vid, sid, status)
             log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)
         except PermanentSendError as exc:
-            ctx.store.sent(msg.id, vid, "", "failed", exc.code)
-            r.hset(ctx.store.keys.msg(msg.id), "failure_reason", exc.reason)
+            recorded = ctx.store.sent(msg.id, vid, "", "failed", exc.code, exc.reason)
             log.warning("twilio.failed", conversation=vid, message=msg.id, code=exc.code)
-        ctx.dispatcher.enqueue(f"status:{msg.id}")
+        ctx.dispatcher.enqueue(*recorded.jobs)
 
 
 def _react(ctx: Context, method: str, msg: Message, name: str, ok_errors: set[str]) -> None:
@@ -204,103 +206,34 @@ def _react(ctx: Context, method: str, msg: Message, name: str, ok_errors: set[st
             raise
 
 
-def show_status(mid: str) -> None:
+@settles(Work.STATUS)
+def show_status(ctx: Context, mid: str) -> None:
     """Show an agent message's delivery status on it in Slack (a reaction), and explain a
     failure in the thread."""
-    ctx, started = current(), time.time()
-    r, keys = ctx.store.redis, ctx.store.keys
-    with locked(ctx, f"status:{mid}"):
-        msg = _message(ctx, mid)
-        if msg.direction == "out" and msg.slack_ts:
-            label = render.status_label(msg.status)
-            if label != msg.shown_status:
-                _react(ctx, "reactions_add", msg, render.STATUS_EMOJI[label], {"already_reacted"})
-                if msg.shown_status:
-                    _react(ctx, "reactions_remove", msg, render.STATUS_EMOJI[msg.shown_status],
-                           {"no_reaction"})
-                r.hset(keys.msg(mid), "shown_status", label)
-            if label == "failed" and r.hsetnx(keys.msg(mid), "failure_notified", 1):
-                conv = _conversation(ctx, msg.conv)
-                agent = ctx.workspace.agent(msg.author)
-                why = (r.hget(keys.msg(mid), "failure_reason") or b"").decode()
-                ctx.slack.chat_postMessage(
-                    channel=msg.slack_channel, thread_ts=conv.slack_ts,
-                    text=render.failure_notice(
-                        agent.slack_user if agent else msg.author,
-                        why or reason(msg.error_code),
-                    ),
-                )
-    ctx.store.settle(f"status:{mid}", started)
+    msg = _message(ctx, mid)
+    if msg.direction != "out" or not msg.slack_ts:
+        return
+    label = render.status_label(msg.status)
+    if label != msg.shown_status:
+        _react(ctx, "reactions_add", msg, render.STATUS_EMOJI[label], {"already_reacted"})
+        if msg.shown_status:
+            _react(ctx, "reactions_remove", msg, render.STATUS_EMOJI[msg.shown_status],
+                   {"no_reaction"})
+        ctx.store.shown_status(mid, label)
+    if label == "failed" and ctx.store.claim_failure_notice(mid):
+        agent = ctx.workspace.agent(msg.author)
+        ctx.slack.chat_postMessage(
+            channel=msg.slack_channel, thread_ts=_conversation(ctx, msg.conv).slack_ts,
+            text=render.failure_notice(agent.slack_user if agent else msg.author,
+                                       msg.failure_reason or reason(msg.error_code)))
 
 
-def update_card(vid: str) -> None:
+@settles(Work.CARD, lock=Work.SLACK)
+def update_card(ctx: Context, vid: str) -> None:
     """Re-render a conversation's card after its state changed."""
-    ctx, started = current(), time.time()
-    with locked(ctx, f"slack:{vid}"):
-        conv = _conversation(ctx, vid)
-        if conv.slack_ts:  # no card yet: relay_to_slack posts it with the current state
-            ctx.slack.chat_update(channel=conv.slack_channel, ts=conv.slack_ts,
-                                  **_card(ctx, conv))
-    ctx.store.settle(f"card:{vid}", started)
-
-
-def alert_agent(vid: str) -> None:
-    """Tell the assignee in a direct message that a conversation is now theirs."""
-    ctx, started = current(), time.time()
     conv = _conversation(ctx, vid)
-    agent = ctx.workspace.agent(conv.assignee) if conv.status == "assigned" else None
-    if agent is not None:
-        contact = _contact(ctx, conv.contact)
-        label = contact.get("name") or contact.get("phone") or "a customer"
-        campaign = ctx.workspace.campaign(conv.campaign)
-        where = f"Answer in its thread in <#{campaign.slack_channel}>." if campaign else ""
-        _dm(ctx, agent.id, render.assignment_alert(
-            label, campaign.name or campaign.id if campaign else conv.campaign, where))
-    ctx.store.settle(f"alert:{vid}", started)
-
-
-@drained("bot")
-def deliver_to_bot(ctx: Context, vid: str) -> None:
-    """Deliver the customer's messages to the campaign's bot while the bot holds the
-    conversation; once it has handed off, whatever is left is dropped."""
-    r, keys = ctx.store.redis, ctx.store.keys
-    conv = _conversation(ctx, vid)
-    campaign = ctx.workspace.campaign(conv.campaign)
-    if conv.status != "bot" or campaign is None or campaign.bot is None:
-        r.delete(keys.to_bot(vid))
-    else:
-        secret = ctx.bot_secret(campaign)
-        contact = _contact(ctx, conv.contact)
-        while (head := r.lindex(keys.to_bot(vid), 0)) is not None:
-            msg = _message(ctx, head.decode())
-            webhook.deliver(ctx.http, campaign.bot.url, secret, msg.id, {
-                "type": "message.created",
-                "conversation": {"id": vid, "campaign": conv.campaign, "channel": conv.channel,
-                                 "status": conv.status},
-                "contact": {"id": conv.contact, "name": contact.get("name", ""),
-                            "phone": contact.get("phone", "")},
-                "message": {"id": msg.id, "text": msg.body,
-                            "media": [{"content_type": m.content_type, "url": m.url}
-                                      for m in msg.media]},
-            })
-            r.lpop(keys.to_bot(vid))
-            log.info("bot.delivered", conversation=vid, message=msg.id)
-
-
-def notify_supervisors(vid: str) -> None:
-    """S6: an escalation is announced in the supervisors' channel."""
-    ctx, started = current(), time.time()
-    channel = ctx.workspace.supervisors_channel
-    conv = _conversation(ctx, vid)
-    if channel and conv.extra.get("priority") == "escalated":
-        contact = _contact(ctx, conv.contact)
-        who = contact.get("name") or contact.get("phone") or conv.contact
-        link = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
-        ctx.slack.chat_postMessage(channel=channel, text=(
-            f":rotating_light: Escalation ({conv.extra.get('escalation', 'general')}): "
-            f"conversation {vid} with {escape(who)}{link}, assigned to "
-            f"{_agent_name(ctx, conv.assignee) or 'nobody'}."))
-    ctx.store.settle(f"escalation:{vid}", started)
+    if conv.slack_ts:  # no card yet: relay_to_slack posts it with the current state
+        ctx.slack.chat_update(channel=conv.slack_channel, ts=conv.slack_ts, **_card(ctx, conv))
 
 
 def _dm(ctx: Context, agent_id: str, text: str) -> None:
@@ -310,41 +243,93 @@ def _dm(ctx: Context, agent_id: str, text: str) -> None:
         ctx.slack.chat_postMessage(channel=dm, text=text)
 
 
-def alert_away(mid: str) -> None:
+@settles(Work.ALERT)
+def alert_agent(ctx: Context, vid: str) -> None:
+    """Tell the assignee in a direct message that a conversation is now theirs."""
+    conv = _conversation(ctx, vid)
+    agent = ctx.workspace.agent(conv.assignee) if conv.status == "assigned" else None
+    if agent is not None:
+        campaign = ctx.workspace.campaign(conv.campaign)
+        where = f"Answer in its thread in <#{campaign.slack_channel}>." if campaign else ""
+        _dm(ctx, agent.id, render.assignment_alert(
+            _contact_label(ctx.store.contact_hash(conv.contact), "a customer"),
+            _campaign_label(ctx, conv.campaign), where))
+
+
+@settles(Work.AWAY)
+def alert_away(ctx: Context, mid: str) -> None:
     """A16: the assignee is away or offline and their customer wrote."""
-    ctx, started = current(), time.time()
     msg = _message(ctx, mid)
     conv = _conversation(ctx, msg.conv)
     if conv.status == "assigned":
-        contact = _contact(ctx, conv.contact)
-        who = contact.get("name") or contact.get("phone") or "A customer"
-        where = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
-        excerpt = msg.body[:140] or "(media)"
-        _dm(ctx, conv.assignee, f":speech_balloon: {escape(who)} wrote while you are "
-                                f"away{where}: {escape(excerpt)}")
-    ctx.store.settle(f"away:{mid}", started)
+        who = _contact_label(ctx.store.contact_hash(conv.contact), "A customer")
+        _dm(ctx, conv.assignee, render.away_alert(who, conv.slack_channel,
+                                                  msg.body[:140] or "(media)"))
+
+
+@settles(Work.REMIND)
+def remind_agent(ctx: Context, vid: str) -> None:
+    """A7: the assignee's customer has waited past the campaign's reminder time."""
+    conv = _conversation(ctx, vid)
+    since = float(conv.extra.get("reminded_at") or time.time())
+    waiting = ctx.store.waiting_since(vid)
+    if conv.status == "assigned" and waiting is not None:
+        _dm(ctx, conv.assignee, render.reminder(int((since - waiting) // 60), vid,
+                                                conv.slack_channel))
+
+
+@settles(Work.BOT)
+def deliver_to_bot(ctx: Context, vid: str) -> None:
+    """Deliver the customer's messages to the campaign's bot while the bot holds the
+    conversation; once it has handed off, whatever is left is dropped."""
+    conv = _conversation(ctx, vid)
+    campaign = ctx.workspace.campaign(conv.campaign)
+    if conv.status != "bot" or campaign is None or campaign.bot is None:
+        ctx.store.drop_bot_outbox(vid)
+        return
+    secret = ctx.bot_secret(campaign)
+    contact = ctx.store.contact_hash(conv.contact)
+    while (head := ctx.store.outbox_head(vid, Work.BOT)) is not None:
+        msg = _message(ctx, head)
+        webhook.deliver(ctx.http, campaign.bot.url, secret, msg.id, {
+            "type": "message.created",
+            "conversation": {"id": vid, "campaign": conv.campaign, "channel": conv.channel,
+                             "status": conv.status},
+            "contact": {"id": conv.contact, "name": contact.get("name", ""),
+                        "phone": contact.get("phone", "")},
+            "message": {"id": msg.id, "text": msg.body,
+                        "media": [{"content_type": m.content_type, "url": m.url}
+                                  for m in msg.media]},
+        })
+        ctx.store.delivered_to_bot(vid)
+        log.info("bot.delivered", conversation=vid, message=msg.id)
+
+
+@settles(Work.ESCALATION)
+def notify_supervisors(ctx: Context, vid: str) -> None:
+    """S6: an escalation is announced in the supervisors' channel."""
+    channel = ctx.workspace.supervisors_channel
+    conv = _conversation(ctx, vid)
+    if channel and conv.extra.get("priority") == "escalated":
+        who = _contact_label(ctx.store.contact_hash(conv.contact), conv.contact)
+        ctx.slack.chat_postMessage(channel=channel, text=render.escalation_post(
+            conv.extra.get("escalation", "general"), vid, who, conv.slack_channel,
+            ctx.workspace.name_of(conv.assignee)))
 
 
 def remind_waiting(ctx: Context, now: float | None = None) -> list[str]:
-    """A7: remind assignees of customers who have waited longer than their campaign's
-    ``reminder_minutes`` without an answer; once per wait."""
+    """A7: mark reminders for customers who have waited longer than their campaign's
+    ``reminder_minutes`` without an answer (once per wait); their jobs send the DMs."""
     now = time.time() if now is None else now
-    r, keys = ctx.store.redis, ctx.store.keys
     shortest = min((c.options.reminder_minutes for c in ctx.workspace.campaigns), default=10)
     reminded = []
-    for raw, since in r.zrangebyscore(keys.awaiting, "-inf", now - shortest * 60,
-                                      withscores=True, start=0, num=500):
-        vid = raw.decode()
+    for vid, since in ctx.store.awaiting(now - shortest * 60):
         conv = _conversation(ctx, vid)
         campaign = ctx.workspace.campaign(conv.campaign)
-        if (conv.status != "assigned" or campaign is None
-                or now - since < campaign.options.reminder_minutes * 60
-                or conv.extra.get("reminded_at")):
+        if campaign is None or now - since < campaign.options.reminder_minutes * 60:
             continue
-        r.hset(keys.conv(vid), "reminded_at", now)
-        minutes = int((now - since) // 60)
-        where = f" in <#{conv.slack_channel}>" if conv.slack_channel else ""
-        _dm(ctx, conv.assignee, f":alarm_clock: A customer has waited {minutes} min for an "
-                                f"answer in conversation {vid}{where}.")
-        reminded.append(vid)
+        marked = ctx.store.remind(vid, now=now)
+        if marked.jobs:
+            ctx.dispatcher.enqueue(*marked.jobs)
+            reminded.append(vid)
     return reminded

@@ -22,8 +22,8 @@ log = structlog.get_logger("sweeper")
 def sweep_once(store: Store, dispatcher: Dispatcher, grace: float = 30.0,
                now: float | None = None, limit: int = 500) -> list[str]:
     now = time.time() if now is None else now
-    stale = [m.decode() for m in store.redis.zrangebyscore(
-        store.keys.pending, "-inf", now - grace, start=0, num=limit)]
+    stale = list(store.redis.zrangebyscore(
+        store.keys.pending, "-inf", now - grace, start=0, num=limit))
     if stale:
         # Re-mark first so a slow job is not enqueued again on the next pass.
         store.redis.zadd(store.keys.pending, dict.fromkeys(stale, now), xx=True)

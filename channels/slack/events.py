@@ -15,9 +15,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.slack.render import refusal
-from routing.types import AgentReply, Media, ReplyResult
+from routing.results import Replied
+from routing.types import AgentReply, Media
 
-ReplyHandler = Callable[[AgentReply], Awaitable[ReplyResult]]
+ReplyHandler = Callable[[AgentReply], Awaitable[Replied]]
 CommandHandler = Callable[[str, str], Awaitable[str]]  # (slack user, text) -> answer
 
 

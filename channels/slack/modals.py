@@ -10,12 +10,10 @@ import json
 from typing import Any
 
 from channels.slack.escape import escape
+from routing.types import ESCALATIONS
 
 ACTIONS = (("rd_assign", "Assign"), ("rd_transfer", "Transfer"), ("rd_escalate", "Escalate"),
            ("rd_close", "Close"), ("rd_contact", "Contact"), ("rd_history", "History"))
-ESCALATIONS = (("urgent", "Urgent"), ("complaint", "Complaint"), ("appointment", "Appointment"),
-               ("purchase_services", "Purchase / services"), ("general", "General"),
-               ("billing", "Billing"))
 
 
 def action_buttons(vid: str) -> dict[str, Any]:
@@ -96,7 +94,7 @@ def transfer_modal(vid: str, agents: list[tuple[str, str]],
 
 def escalate_modal(vid: str) -> dict[str, Any]:
     return _modal("rd_escalate", vid, "Escalate", [
-        _select("type", "Type", list(ESCALATIONS)), _note()], "Escalate")
+        _select("type", "Type", list(ESCALATIONS.items())), _note()], "Escalate")
 
 
 def close_modal(vid: str, typifications: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:

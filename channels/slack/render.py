@@ -6,11 +6,12 @@ Pure functions from domain objects to Slack payloads, so they are tested without
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.slack.escape import escape
 from channels.slack.modals import action_buttons
-from routing.types import STATUS_LABELS, Conversation, Media
+from routing.types import ESCALATIONS, STATUS_LABELS, Conversation, Media
 
 #: The reaction shown on an agent's message for each status label.
 STATUS_EMOJI = {
@@ -125,11 +126,11 @@ def failure_notice(agent_slack_user: str, reason: str) -> str:
 
 
 REFUSALS = {
-    "not_assignee": "This conversation is assigned to {assignee}; your reply was not sent to "
+    "not_assignee": "This conversation is assigned to {detail}; your reply was not sent to "
                     "the customer. Ask them or a supervisor to reassign it to you.",
     "not_an_agent": "You are not a Relay Desk agent, so your reply was not sent to the customer.",
     "closed": "This conversation is closed; your reply was not sent.",
-    "attachments_refused": "{assignee} does not allow sending files to customers; your "
+    "attachments_refused": "{detail} does not allow sending files to customers; your "
                            "message was not sent.",
     "window_closed": "More than 24 hours have passed since the customer's last WhatsApp "
                      "message, so a free-form reply cannot be sent. Send an approved template "
@@ -142,4 +143,118 @@ def refusal(outcome: str, detail: str = "") -> str | None:
         key, _, known = detail.partition("|")
         return f"There is no canned response {key} in this campaign (available: {known})."
     template = REFUSALS.get(outcome)
-    return template.format(assignee=detail or "nobody") if template else None
+    return template.format(detail=detail or "nobody") if template else None
+
+
+def refused(error: Exception) -> str:
+    """A use case refused: what is missing, as the person who asked reads it."""
+    return f"Not allowed: {getattr(error, 'reason', str(error))}."
+
+
+def field_error(error: Exception) -> str:
+    """A refusal shown under a modal's input: a sentence."""
+    reason = getattr(error, "reason", str(error))
+    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+
+
+def owner_label(owner_type: str, owner_id: str, name_of: Callable[[str], str]) -> str:
+    if owner_type == "agent":
+        return name_of(owner_id)
+    return f"department {owner_id}" if owner_type == "department" else "unassigned"
+
+
+# -- what people did, shown in the conversation's thread (events the scripts queued) ----------
+
+def notice(event: dict[str, str], name_of: Callable[[str], str],
+           campaign_label: Callable[[str], str]) -> str:
+    """A line in the thread for an event of the conversation (see ``notice()`` in lib.lua)."""
+    kind, who = event.get("type", ""), escape(name_of(event.get("actor", "")))
+    note = event.get("note", "")
+    if kind == "reassigned":
+        old = event.get("from", "")
+        return (f":arrows_counterclockwise: {who} assigned this conversation to "
+                f"{escape(name_of(event.get('to', '')))}"
+                + (f" (was {escape(name_of(old))})" if old else "")
+                + (f": {escape(note)}" if note else "."))
+    if kind == "transferred":
+        to = event.get("to", "")
+        where = (f"campaign {campaign_label(to.split(':', 1)[1])}" if to.startswith("campaign:")
+                 else name_of(to))
+        return (f":arrow_right: {who} transferred this conversation to {escape(where)}: "
+                f"{escape(note)}")
+    if kind == "escalated":
+        label = ESCALATIONS.get(event.get("escalation", ""), event.get("escalation", ""))
+        return (f":rotating_light: {who} escalated this conversation ({escape(label)})"
+                + (f": {escape(note)}" if note else "."))
+    if kind == "closed":
+        label = " › ".join(x for x in (event.get("typification", ""),
+                                       event.get("subtypification", "")) if x)
+        return (f":white_check_mark: {who} closed this conversation: "
+                f"{escape(label or 'no typification')}" + (f". {escape(note)}" if note else "."))
+    if kind == "contact_edited":
+        fields = ", ".join(event.get("fields", "").split(",")) or "nothing"
+        return f":pencil2: {who} edited the contact ({fields})."
+    return f"{who}: {escape(kind)}"
+
+
+# -- direct messages and the supervisors' channel ---------------------------------------------
+
+def _in(channel: str) -> str:
+    return f" in <#{channel}>" if channel else ""
+
+
+def away_alert(who: str, channel: str, excerpt: str) -> str:
+    """A16: the assignee is away and their customer wrote."""
+    return (f":speech_balloon: {escape(who)} wrote while you are away{_in(channel)}: "
+            f"{escape(excerpt)}")
+
+
+def reminder(minutes: int, vid: str, channel: str) -> str:
+    """A7: a customer has waited past the campaign's reminder time."""
+    return (f":alarm_clock: A customer has waited {minutes} min for an answer in conversation "
+            f"{vid}{_in(channel)}.")
+
+
+def escalation_post(kind: str, vid: str, who: str, channel: str, assignee: str) -> str:
+    """S6: an escalation, announced in the supervisors' channel."""
+    return (f":rotating_light: Escalation ({kind}): conversation {vid} with {escape(who)}"
+            f"{_in(channel)}, assigned to {escape(assignee) or 'nobody'}.")
+
+
+# -- /relaydesk ---------------------------------------------------------------------------------
+
+USAGE = ("Usage: `/relaydesk online`, `/relaydesk away`, `/relaydesk offline`, "
+         "`/relaydesk status`, `/relaydesk mine` (your conversations) or `/relaydesk gallery` "
+         "(the resources you can send with `;key`).")
+NOT_AN_AGENT = ("You are not a Relay Desk agent; ask an admin to add your Slack user to the "
+                "config.")
+
+
+def presence_set(presence: str, taken: int) -> str:
+    more = f" {taken} waiting conversation(s) are now yours." if taken else ""
+    return f"You are now *{presence}*.{more}"
+
+
+def agent_status(presence: str, load: str, capacity: str, inbox: int) -> str:
+    return (f"You are *{presence}* with {load}/{capacity} open conversations and {inbox} "
+            "waiting in your inbox.")
+
+
+def mine(rows: list[tuple[str, str, str, bool]]) -> str:
+    """A1: (conversation, contact, channel id or campaign, escalated) of the agent's open ones."""
+    if not rows:
+        return "You have no open conversations."
+    lines = [f"• {vid} · {escape(contact)} · {where}" + (" · :rotating_light:" if hot else "")
+             for vid, contact, where, hot in rows]
+    return f"Your {len(rows)} open conversation(s):\n" + "\n".join(lines)
+
+
+def gallery(campaigns: list[tuple[str, dict[str, str], list[tuple[str, str, str]]]]) -> str:
+    """A6: per campaign, its canned responses and gallery resources, sendable with ``;key``."""
+    lines = []
+    for label, canned, resources in campaigns:
+        items = [f"`;{k}` {escape(v[:60])}" for k, v in sorted(canned.items())]
+        items += [f"`;{key}` {kind}: {escape(title)}" for key, kind, title in resources]
+        if items:
+            lines.append(f"*{escape(label)}*\n" + "\n".join(items))
+    return "\n".join(lines) or "Your campaigns have no resources yet."

@@ -9,7 +9,6 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway.services import SERVICES, Services
-from routing.config import e164
 from routing.permissions import Principal, token_hash
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,19 +54,3 @@ async def body(request: web.Request, model: type[M]) -> M:
             where = ".".join(str(x) for x in err["loc"]) or "body"
             problems.append(f"{where}: {err['msg']}")
         raise ApiError(400, "; ".join(problems)) from None
-
-
-def contact_ref(raw: str) -> str:
-    """A contact id (``c12``) or an E.164 phone, normalized."""
-    if raw.startswith("c") and raw[1:].isdigit():
-        return raw
-    try:
-        return e164(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"contact {raw!r} is neither a contact id (c12) nor a phone: {exc}") \
-            from None
-
-
-def decode(h: dict) -> dict[str, str]:
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes)
-                                                             else v) for k, v in h.items()}

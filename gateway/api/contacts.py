@@ -4,70 +4,45 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.common import ApiError, allow, body, contact_ref, decode, principal, services
+from gateway.api.common import ApiError, allow, body, principal, services
 from gateway.api.models import BulkOwner, Exclusive, Owner
-from routing.config import Workspace, serves
+from routing import actions
 from routing.permissions import may_assign_owners
 
 
-def check_owner(ws: Workspace, owner: Owner) -> None:
-    if owner.type == "agent" and ws.agent(owner.id) is None:
-        raise ApiError(404, f"no agent {owner.id!r}")
-    if owner.type == "department":
-        campaign_id, _, dept = owner.id.partition("/")
-        campaign = ws.campaign(campaign_id)
-        if campaign is None or dept not in {d.id for d in campaign.departments}:
-            raise ApiError(404, f"no department {owner.id!r} (write it as campaign/department)")
-
-
-async def _set_owner(request: web.Request, refs: list[str], owner: Owner) -> list[str]:
-    svc, who = services(request), await principal(request)
-    allow(may_assign_owners(who, svc.workspace))
-    check_owner(svc.workspace, owner)
-    ids = await svc.store.set_owner([contact_ref(r) for r in refs], owner.type
-                                    if owner.type != "unassigned" else "", owner.id, who.actor)
-    return [i.decode() for i in ids]
+async def _one_owner(request: web.Request, owner: Owner) -> web.Response:
+    svc, who, ref = services(request), await principal(request), request.match_info["contact"]
+    changed = svc.done(await actions.set_owner(svc.ctx, who, [ref], owner.type, owner.id))
+    if not changed.contacts[0]:
+        raise ApiError(404, f"no contact {ref!r}")
+    return web.json_response({"contact": changed.contacts[0], "owner": owner.model_dump()})
 
 
 async def put_owner(request: web.Request) -> web.Response:
-    owner = await body(request, Owner)
-    [cid] = await _set_owner(request, [request.match_info["contact"]], owner)
-    if not cid:
-        raise ApiError(404, f"no contact {request.match_info['contact']!r}")
-    return web.json_response({"contact": cid, "owner": owner.model_dump()})
+    return await _one_owner(request, await body(request, Owner))
 
 
 async def delete_owner(request: web.Request) -> web.Response:
-    [cid] = await _set_owner(request, [request.match_info["contact"]], Owner(type="unassigned"))
-    if not cid:
-        raise ApiError(404, f"no contact {request.match_info['contact']!r}")
-    return web.json_response({"contact": cid, "owner": {"type": "unassigned", "id": ""}})
+    return await _one_owner(request, Owner(type="unassigned"))
 
 
 async def bulk_owner(request: web.Request) -> web.Response:
+    svc, who = services(request), await principal(request)
     req = await body(request, BulkOwner)
-    ids = await _set_owner(request, req.contacts, req.owner)
+    changed = svc.done(await actions.set_owner(svc.ctx, who, req.contacts, req.owner.type,
+                                               req.owner.id))
     results = [{"contact": ref, "id": cid, "ok": bool(cid)} | ({} if cid else
-               {"error": "no such contact"}) for ref, cid in zip(req.contacts, ids, strict=True)]
-    return web.json_response({"updated": sum(bool(c) for c in ids), "results": results})
+               {"error": "no such contact"})
+               for ref, cid in zip(req.contacts, changed.contacts, strict=True)]
+    return web.json_response({"updated": sum(bool(c) for c in changed.contacts),
+                              "results": results})
 
 
 async def _exclusive(request: web.Request, agent: str) -> web.Response:
     svc, who = services(request), await principal(request)
-    allow(may_assign_owners(who, svc.workspace))
-    campaign = request.match_info["campaign"]
-    if svc.workspace.campaign(campaign) is None:
-        raise ApiError(404, f"no campaign {campaign!r}")
-    if agent:
-        if svc.workspace.agent(agent) is None:
-            raise ApiError(404, f"no agent {agent!r}")
-        if not serves(svc.workspace.agent(agent), campaign):
-            raise ApiError(422, f"agent {agent} does not serve campaign {campaign}")
-    cid = (await svc.store.set_exclusive(contact_ref(request.match_info["contact"]), campaign,
-                                         agent, who.actor)).decode()
-    if not cid:
-        raise ApiError(404, f"no contact {request.match_info['contact']!r}")
-    return web.json_response({"contact": cid, "campaign": campaign,
+    ref, campaign = request.match_info["contact"], request.match_info["campaign"]
+    changed = svc.done(await actions.set_exclusive(svc.ctx, who, ref, campaign, agent))
+    return web.json_response({"contact": changed.contact, "campaign": campaign,
                               "exclusive_agent": agent or None})
 
 
@@ -82,10 +57,9 @@ async def delete_exclusive(request: web.Request) -> web.Response:
 async def get_contact(request: web.Request) -> web.Response:
     svc, who = services(request), await principal(request)
     allow(may_assign_owners(who, svc.workspace))
-    ref = contact_ref(request.match_info["contact"])
-    cid = ref if ref.startswith("c") else (await svc.store.redis.hget(svc.store.keys.ident, ref))
-    cid = cid.decode() if isinstance(cid, bytes) else cid
-    data = decode(await svc.store.contact_hash(cid)) if cid else {}
+    ref = actions.contact_ref(request.match_info["contact"])
+    cid = ref if ref.startswith("c") else await svc.store.contact_id(ref)
+    data = await svc.store.contact_hash(cid) if cid else {}
     if not data:
         raise ApiError(404, f"no contact {request.match_info['contact']!r}")
     exclusive = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("exclusive:")}
@@ -94,4 +68,3 @@ async def get_contact(request: web.Request) -> web.Response:
         "owner": {"type": data.get("owner_type") or "unassigned", "id": data.get("owner_id", "")},
         "exclusive_agents": exclusive,
     })
-

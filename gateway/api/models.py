@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ESCALATIONS = ("urgent", "complaint", "appointment", "purchase_services", "general", "billing")
+from routing.config import Grant
+from routing.types import ESCALATIONS
 
 
 class _Body(BaseModel):
@@ -61,7 +62,7 @@ class Target(_Body):
 
 class Handoff(_Body):
     target: Target
-    escalation: Literal[ESCALATIONS] | None = None  # type: ignore[valid-type]
+    escalation: Literal[tuple(ESCALATIONS)] | None = None  # type: ignore[valid-type]
     note: str = Field("", max_length=2000)
 
 
@@ -71,7 +72,6 @@ class Close(_Body):
     note: str = Field("", max_length=2000)
 
 
-Grant = Literal["history", "edit_contact", "active_messages", "assign_owners", "attachments"]
 
 
 class Grants(_Body):

@@ -2,26 +2,24 @@
 -- assignee's freed capacity immediately takes waiting work.
 -- ARGV: prefix now vid actor typification subtypification note
 local vid, actor, typ, sub, note = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local conv = P .. 'conv:' .. vid
-local c = redis.call('HMGET', conv, 'status', 'assignee', 'contact', 'campaign_addr')
+local conv = K.conv(vid)
+local c = redis.call('HMGET', conv, 'status', 'contact', 'campaign_addr', 'assignee')
 if not c[1] then
-  return {'not_found', {}}
+  return reply('not_found')
 end
 if c[1] == 'closed' then
-  return {'already_closed', {}}
+  return reply('already_closed')
 end
-unqueue(vid)
-redis.call('ZREM', P .. 'awaiting', vid)
+local freed = release(vid)
+redis.call('ZREM', K.awaiting, vid)
 redis.call('HSET', conv, 'status', 'closed', 'closed_at', NOW, 'typification', typ,
-           'subtypification', sub, 'bot', '0', 'waiting_for', '')
-redis.call('HDEL', P .. 'open', c[3] .. '|' .. c[4])
-event(vid, 'type', 'closed', 'actor', actor, 'typification', typ, 'subtypification', sub,
-      'note', note)
-redis.call('ZADD', P .. 'pending', NOW, 'card:' .. vid)
+           'subtypification', sub, 'assignee', c[4] or '')  -- who had it stays on record
+redis.call('HDEL', K.open, c[2] .. '|' .. c[3])
+notice(vid, 'type', 'closed', 'actor', actor, 'typification', typ, 'subtypification', sub,
+       'note', note)
+mark('card', vid)
 local assigned = {}
-if c[2] and c[2] ~= '' then
-  redis.call('HINCRBY', P .. 'agent:' .. c[2], 'load', -1)
-  redis.call('SREM', P .. 'agent:' .. c[2] .. ':open', vid)
-  assigned = fill(c[2], 'capacity freed (conversation ' .. vid .. ' closed)')
+if freed ~= '' then
+  assigned = fill(freed, 'capacity freed (conversation ' .. vid .. ' closed)')
 end
-return {'closed', assigned}
+return reply('closed', {assigned = assigned})

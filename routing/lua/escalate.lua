@@ -1,20 +1,21 @@
--- Raise a conversation for supervisors: it is served first from any queue it waits in.
+-- Raise a conversation for supervisors: it is served first from any queue it waits in, and the
+-- supervisors' channel is told.
 -- ARGV: prefix now vid actor type note
 local vid, actor, etype, note = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local conv = P .. 'conv:' .. vid
+local conv = K.conv(vid)
 local status = redis.call('HGET', conv, 'status')
 if not status then
-  return 'not_found'
+  return reply('not_found')
 end
 if status == 'closed' then
-  return 'closed'
+  return reply('closed')
 end
 redis.call('HSET', conv, 'priority', 'escalated', 'escalation', etype)
 local q = redis.call('HGET', conv, 'queue')
 if q and q ~= '' then
   enqueue_at(vid, q)  -- re-score: escalated first
 end
-event(vid, 'type', 'escalated', 'actor', actor, 'escalation', etype, 'note', note)
-redis.call('ZADD', P .. 'pending', NOW, 'card:' .. vid)
-redis.call('ZADD', P .. 'pending', NOW, 'escalation:' .. vid)
-return 'escalated'
+notice(vid, 'type', 'escalated', 'actor', actor, 'escalation', etype, 'note', note)
+mark('card', vid)
+mark('escalation', vid)
+return reply('escalated')

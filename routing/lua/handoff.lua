@@ -3,27 +3,25 @@
 -- ARGV: prefix now vid idem_key target_type target_id default_department escalation note actor
 local vid, idem, ttype, tid = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local dept, escalation, note, actor = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local ikey = P .. 'idem:' .. idem
-if idem ~= '' then
-  local seen = redis.call('GET', ikey)
-  if seen then
-    return cjson.decode(seen)
-  end
+local seen = idem_seen(idem)
+if seen then
+  return seen
 end
-local conv = P .. 'conv:' .. vid
+local conv = K.conv(vid)
 local c = redis.call('HMGET', conv, 'status', 'contact', 'campaign')
 if not c[1] then
-  return {'not_found', '', ''}
+  return reply('not_found')
 end
 if c[1] ~= 'bot' then
-  return {'not_bot', c[1], ''}
+  return reply('not_bot', {status = c[1]})
 end
 event(vid, 'type', 'handoff', 'actor', actor, 'target', ttype .. ':' .. tid, 'note', note)
 if escalation ~= '' then
   redis.call('HSET', conv, 'priority', 'escalated', 'escalation', escalation)
-  event(vid, 'type', 'escalated', 'actor', actor, 'escalation', escalation, 'note', note)
+  notice(vid, 'type', 'escalated', 'actor', actor, 'escalation', escalation, 'note', note)
+  mark('escalation', vid)
 end
-redis.call('DEL', conv .. ':to_bot')
+redis.call('DEL', K.outbox(vid, 'bot'))
 local d, skipped
 if ttype == 'agent' then
   d, skipped = with_agent('handoff', 'handoff to', tid, ''), {}
@@ -33,8 +31,5 @@ else
   d, skipped = decide(c[2], c[3], dept, 'skip')
 end
 local assignee = place(vid, d, skipped)
-local result = {'handed_off', redis.call('HGET', conv, 'status'), assignee}
-if idem ~= '' then
-  redis.call('SET', ikey, cjson.encode(result), 'EX', 86400)
-end
-return result
+return idem_reply(idem, 'handed_off', {status = redis.call('HGET', conv, 'status'),
+                                       assignee = assignee})

@@ -2,7 +2,7 @@
 -- waiting work (their inbox first, then their departments' queues).
 -- ARGV: prefix now agent field(presence|capacity) value actor
 local agent, field, value, actor = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local key = P .. 'agent:' .. agent
+local key = K.agent(agent)
 local before = redis.call('HGET', key, field) or ''
 redis.call('HSET', key, field, value)
 if field == 'presence' then
@@ -10,4 +10,4 @@ if field == 'presence' then
 end
 local assigned = fill(agent, field == 'presence' and (agent .. ' came ' .. value) or
                       ('capacity of ' .. agent .. ' raised to ' .. value))
-return {before, assigned}
+return reply('set', {before = before, assigned = assigned})

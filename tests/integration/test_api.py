@@ -56,8 +56,8 @@ async def test_missing_or_unknown_token_is_401(api: Api) -> None:
 
 async def test_tokens_are_stored_hashed(api: Api) -> None:
     stored = api.system.store.redis.hgetall(api.system.store.keys.tokens())
-    assert token_hash("tok-admin").encode() in stored
-    assert not any(b"tok-admin" in k or b"tok-admin" in v for k, v in stored.items())
+    assert token_hash("tok-admin") in stored
+    assert not any("tok-admin" in k or "tok-admin" in v for k, v in stored.items())
 
 
 async def test_owner_set_read_and_cleared(api: Api) -> None:
@@ -131,7 +131,7 @@ async def test_exclusive_agent_set_and_removed_and_routes(api: Api) -> None:
     assert status == 200 and data["exclusive_agent"] == "dora"
     sys.store.redis.hset(sys.store.keys.agent("dora"), "presence", "online")
     await sys.post_twilio("/twilio/messages", sms_form("SM" + "1" * 32, "hola", to=HELP))
-    [vid] = [v.decode() for v in sys.store.redis.hvals(sys.store.keys.open)]
+    [vid] = list(sys.store.redis.hvals(sys.store.keys.open))
     assert where(sys.store, vid) == "agent:dora"
     assert (await api.call("DELETE", "/api/contacts/+525512345678/exclusive/help"))[0] == 200
     assert (await api.call("GET", "/api/contacts/+525512345678"))[1]["exclusive_agents"] == {}
@@ -148,7 +148,7 @@ async def test_exclusive_agent_must_serve_the_campaign(api: Api) -> None:
 async def test_presence_from_api_takes_waiting_work(api: Api) -> None:
     sys = api.system
     await sys.post_twilio("/twilio/messages", sms_form("SM" + "2" * 32, "hola", to=HELP))
-    [vid] = [v.decode() for v in sys.store.redis.hvals(sys.store.keys.open)]
+    [vid] = list(sys.store.redis.hvals(sys.store.keys.open))
     assert where(sys.store, vid) == "dept:help/desk"  # everyone starts offline
     status, data = await api.call("PUT", "/api/agents/dora/presence", who="dora",
                                   body={"presence": "online"})
@@ -187,7 +187,7 @@ async def test_conversation_read_and_dry_run(api: Api) -> None:
     assert (plan["rule"], plan["action"], plan["target"]) == ("owner_agent", "inbox", "dora")
     assert plan["skipped"] == ["no exclusive agent in help"]
     await sys.post_twilio("/twilio/messages", sms_form("SM" + "3" * 32, "hola", to=HELP))
-    [vid] = [v.decode() for v in sys.store.redis.hvals(sys.store.keys.open)]
+    [vid] = list(sys.store.redis.hvals(sys.store.keys.open))
     status, data = await api.call("GET", f"/api/conversations/{vid}", who="dora")
     assert status == 200 and data["conversation"]["status"] == "waiting"
     queued = next(e for e in data["events"] if e["type"] == "queued")
@@ -204,7 +204,7 @@ async def test_close_validates_typification_and_frees_capacity(api: Api) -> None
     for i in (1, 2):
         await sys.post_twilio("/twilio/messages", sms_form(
             f"SM{i}" + "4" * 31, "hola", phone=f"+52550000000{i}", to=HELP))
-    vids = sorted(v.decode() for v in sys.store.redis.hvals(sys.store.keys.open))
+    vids = sorted(sys.store.redis.hvals(sys.store.keys.open))
     assert [where(sys.store, v) for v in vids] == ["agent:carla", "dept:help/desk"]
     assert (await api.call("POST", f"/api/conversations/{vids[0]}/close", who="ana",
                            body={}))[0] == 403

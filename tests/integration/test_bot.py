@@ -80,7 +80,7 @@ async def customer(system: System, n: int, text: str = "hola") -> str:
                                     whatsapp_form(f"SM{n:032d}", text, to=SHOP_TO))
     assert resp.status == 200
     await system.drain()
-    [vid] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    [vid] = list(system.store.redis.hvals(system.store.keys.open))
     return vid
 
 
@@ -148,14 +148,14 @@ async def test_handoff_is_idempotent_and_stops_bot_deliveries(
                                     "assignee": "bruno"})
     status, data = await call(system, "POST", f"/api/conversations/{vid}/handoff", body=body)
     assert status == 409 and "does not hold" in data["error"]
-    events = [{k.decode(): v.decode() for k, v in f.items()}
+    events = [dict(f)
               for _, f in system.store.events(vid)]
     assert [e["type"] for e in events].count("handoff") == 1
     assigned = [e for e in events if e["type"] == "assigned"][-1]
     assert assigned["rule"] == "default_department"
     assert "bot skipped (handoff)" in assigned["skipped"]
     conv = system.store.conversation_hash(vid)
-    assert conv[b"priority"] == b"escalated" and conv[b"escalation"] == b"complaint"
+    assert conv["priority"] == "escalated" and conv["escalation"] == "complaint"
     await system.drain()
     text = card_text(system)
     assert "assigned · bruno" in text and "bot is answering" not in text
@@ -175,7 +175,7 @@ async def test_bad_handoff_targets_are_refused(system: System, tokens: None, tar
     got, data = await call(system, "POST", f"/api/conversations/{vid}/handoff",
                            body={"target": target})
     assert got == status and message in data["error"]
-    assert system.store.conversation_hash(vid)[b"status"] == b"bot"
+    assert system.store.conversation_hash(vid)["status"] == "bot"
 
 
 async def test_handoff_to_offline_agent_waits_in_their_inbox(system: System,
@@ -184,4 +184,4 @@ async def test_handoff_to_offline_agent_waits_in_their_inbox(system: System,
     status, data = await call(system, "POST", f"/api/conversations/{vid}/handoff",
                               body={"target": {"type": "agent", "id": "ana"}})
     assert status == 200 and data["status"] == "waiting"
-    assert system.store.redis.zrange(system.store.keys.inbox("ana"), 0, -1) == [vid.encode()]
+    assert system.store.redis.zrange(system.store.keys.inbox("ana"), 0, -1) == [vid]

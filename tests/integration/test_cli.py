@@ -26,7 +26,7 @@ async def test_token_create_use_and_revoke(system: System) -> None:
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert token.startswith("rdk_") and len(token) > 40
-    assert token.encode() not in b"".join(
+    assert token not in "".join(
         k + v for k, v in system.store.redis.hgetall(system.store.keys.tokens()).items())
     headers = {"Authorization": f"Bearer {token}"}
     async with system.http.put(system.base + "/api/agents/ana/presence", headers=headers,

@@ -53,7 +53,7 @@ async def conversation(system: System) -> tuple[str, dict]:
     form = whatsapp_form("SM" + "1" * 32, "hola", to=NUMBER)
     assert (await system.post_twilio("/twilio/messages", form)).status == 200
     await system.drain()
-    [vid] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    [vid] = list(system.store.redis.hvals(system.store.keys.open))
     return vid, card_of(system, "C0CARE")
 
 
@@ -75,11 +75,11 @@ async def click(system: System, user: str, action: str, vid: str, card: dict) ->
 
 
 def events(system: System, vid: str) -> list[dict[str, str]]:
-    return [{k.decode(): v.decode() for k, v in f.items()} for _, f in system.store.events(vid)]
+    return [dict(f) for _, f in system.store.events(vid)]
 
 
 def conv(system: System, vid: str) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in system.store.conversation_hash(vid).items()}
+    return dict(system.store.conversation_hash(vid))
 
 
 async def test_card_has_the_action_buttons(system: System) -> None:
@@ -107,12 +107,12 @@ async def test_close_with_typification_and_subtypification(system: System) -> No
         "closed", "Resolved", "First contact")
     closed = events(system, vid)[-1]
     assert (closed["type"], closed["actor"], closed["note"]) == ("closed", "ana", "listo")
-    assert "closed this conversation: Resolved › First contact. listo" in thread(system, card)[-1]
     await system.drain()
+    assert "closed this conversation: Resolved › First contact. listo" in thread(system, card)[-1]
     updated = card_of(system, "C0CARE")
     assert "closed" in updated["text"] and not any(b["type"] == "actions"
                                                    for b in updated["blocks"])
-    assert system.store.redis.hget(system.store.keys.agent("ana"), "load") == b"0"
+    assert system.store.redis.hget(system.store.keys.agent("ana"), "load") == "0"
 
 
 async def test_someone_else_cannot_close_and_is_told_why(system: System) -> None:
@@ -142,6 +142,7 @@ async def test_reassign_prefills_the_note_and_records_it(system: System) -> None
     moved = next(e for e in events(system, vid) if e["type"] == "reassigned")
     assert (moved["from"], moved["to"], moved["note"], moved["actor"]) == (
         "ana", "bruno", "Reassigned to Bruno", "sofia")
+    await system.drain()
     assert "assigned this conversation to Bruno (was Ana): Reassigned to Bruno" in thread(
         system, card)[-1]
 
@@ -191,7 +192,7 @@ async def test_transfer_to_campaign_on_the_same_number(system: System) -> None:
     assert "Carla" in new_card["text"]
     assert "transferred this conversation to campaign Sales: wants to buy" in thread(
         system, card)[-1]
-    assert system.store.redis.hget(system.store.keys.agent("ana"), "load") == b"0"
+    assert system.store.redis.hget(system.store.keys.agent("ana"), "load") == "0"
 
 
 async def test_escalate_raises_priority_and_tells_supervisors(system: System) -> None:
@@ -224,13 +225,13 @@ async def test_contact_edit_with_confirmation_and_audit(system: System) -> None:
     confirm = answer["view"]
     assert "Lucía → Lucía Gómez" in confirm["blocks"][0]["text"]["text"]
     cid = conv(system, vid)["contact"]
-    assert system.store.contact_hash(cid)[b"name"].decode() == "Lucía"  # not before confirming
+    assert system.store.contact_hash(cid)["name"]== "Lucía"  # not before confirming
     _, answer = await system.interact(submit_view("U0ANA", "rd_contact_confirm",
                                                   confirm["private_metadata"], {}))
     assert answer == {"response_action": "clear"}
-    contact = {k.decode(): v.decode() for k, v in system.store.contact_hash(cid).items()}
+    contact = dict(system.store.contact_hash(cid))
     assert (contact["name"], contact["email"]) == ("Lucía Gómez", "lucia@example.com")
-    audit = [{k.decode(): v.decode() for k, v in f.items()}
+    audit = [dict(f)
              for _, f in system.store.redis.xrange(system.store.keys.contact(cid) + ":audit")]
     assert [(a["field"], a["old"], a["new"], a["actor"]) for a in audit] == [
         ("name", "Lucía", "Lucía Gómez", "ana"), ("email", "", "lucia@example.com", "ana")]
@@ -245,7 +246,7 @@ async def test_contact_is_read_only_without_the_permission(system: System) -> No
     assert answer["response_action"] == "update"
     assert "edit contact" in answer["view"]["blocks"][0]["text"]["text"]
     cid = conv(system, vid)["contact"]
-    assert system.store.contact_hash(cid)[b"name"].decode() == "Lucía"
+    assert system.store.contact_hash(cid)["name"]== "Lucía"
 
 
 async def test_notes_and_canned_responses_in_the_thread(system: System) -> None:
@@ -269,7 +270,7 @@ async def test_history_lists_the_contacts_conversations(system: System) -> None:
     await system.post_twilio("/twilio/messages", whatsapp_form("SM" + "2" * 32, "otra vez",
                                                                to=NUMBER))
     await system.drain()
-    [new] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    [new] = list(system.store.redis.hvals(system.store.keys.open))
     new_card = next(m for (ch, _), m in system.slack.messages.items()
                     if ch == "C0CARE" and not m.get("thread_ts") and new in str(m["blocks"]))
     view = await click(system, "U0ANA", "rd_history", new, new_card)
@@ -303,7 +304,7 @@ async def test_new_thread_shows_the_campaigns_hours_of_earlier_history(system: S
     await system.post_twilio("/twilio/messages", whatsapp_form("SM" + "3" * 32, "una duda más",
                                                                to=NUMBER))
     await system.drain()
-    [new] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    [new] = list(system.store.redis.hvals(system.store.keys.open))
     new_card = next(m for (ch, _), m in system.slack.messages.items()
                     if ch == "C0CARE" and not m.get("thread_ts") and new in str(m["blocks"]))
     replies = thread(system, new_card)
@@ -391,6 +392,7 @@ async def test_reminder_once_per_unanswered_wait(system: System) -> None:
     assert await asyncio.to_thread(remind_waiting, current(), time.time()) == []
     assert await asyncio.to_thread(remind_waiting, current(), later) == [vid]
     assert await asyncio.to_thread(remind_waiting, current(), later + 60) == []  # once
+    await system.drain()
     assert any("has waited 11 min for an answer" in d for d in dms(system, "U0ANA"))
     await system.post_slack(thread_reply_event("EvR", "C0CARE", card["ts"], "U0ANA", "aquí"))
     await system.drain()

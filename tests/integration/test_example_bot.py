@@ -61,8 +61,8 @@ async def test_example_bot_answers_then_hands_off(system: System, example_bot: o
     await system.post_twilio("/twilio/messages",
                              whatsapp_form("SM" + "2" * 32, "quiero un humano", to=to))
     await system.drain()
-    [vid] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    [vid] = list(system.store.redis.hvals(system.store.keys.open))
     conv = system.store.conversation_hash(vid)
-    assert conv[b"status"] == b"assigned" and conv[b"assignee"] == b"ana"
-    notes = [f.get(b"note", b"").decode() for _, f in system.store.events(vid)]
+    assert conv["status"] == "assigned" and conv["assignee"] == "ana"
+    notes = [f.get("note", "") for _, f in system.store.events(vid)]
     assert "the customer asked for a person: quiero un humano" in notes

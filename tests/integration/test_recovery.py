@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from routing.types import InboundResult
 from tests.integration.conftest import System
 from tests.signing import whatsapp_form
 from workers.context import current
@@ -18,11 +17,11 @@ async def test_sweeper_enqueues_work_whose_job_was_lost(system: System) -> None:
     from channels.twilio.inbound import parse_message
 
     msg = parse_message(whatsapp_form("SM" + "a" * 32, "¿alguien?"))
-    stored = InboundResult.parse(system.store.inbound(msg, "support-wa", "general"))
+    stored = system.store.inbound(msg, "support-wa", "general")
     assert system.queue.count == 0
     assert sweep_once(system.store, current().dispatcher, grace=30) == []  # too fresh
     requeued = sweep_once(system.store, current().dispatcher, grace=0)
-    vid = stored.conversation_id
+    vid = stored.conversation
     assert sorted(requeued) == [f"alert:{vid}", f"card:{vid}", f"slack:{vid}"]
     await system.drain()
     texts = [m["text"] for m in system.slack.messages.values() if m.get("thread_ts")]
@@ -51,7 +50,7 @@ async def test_card_is_updated_when_the_conversation_changes(system: System) -> 
     await system.drain()
     [(key, card)] = [(k, m) for k, m in system.slack.messages.items()
                      if k[0] == "C0SUPPORTWA" and not m.get("thread_ts")]
-    vid = system.store.redis.hget(system.store.keys.threads, f"{key[0]}|{key[1]}").decode()
+    vid = system.store.redis.hget(system.store.keys.threads, f"{key[0]}|{key[1]}")
     system.store.redis.hset(system.store.keys.conv(vid), mapping={"status": "queued",
                                                                   "assignee": ""})
     await asyncio.to_thread(update_card, vid)

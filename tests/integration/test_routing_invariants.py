@@ -34,7 +34,7 @@ async def test_many_simultaneous_webhooks_few_agents(system: System) -> None:
     statuses = await asyncio.gather(*(system.post_twilio("/twilio/messages", f) for f in forms))
     assert [s.status for s in statuses] == [200] * len(forms)
     store = system.store
-    convs = [v.decode() for v in store.redis.hvals(store.keys.open)]
+    convs = list(store.redis.hvals(store.keys.open))
     assert len(convs) == len(phones)  # one conversation per contact, despite the race
     places = [where(store, v) for v in convs]
     assert places.count("agent:carla") == 1 and places.count("agent:dora") == 3
@@ -80,7 +80,7 @@ def test_random_sequences_keep_the_invariants(sync_redis: redis.Redis, ops: list
     allowance: dict[str, int] = {}
     for step in ops:
         kind = step[0]
-        opened = [v.decode() for v in sync_redis.hvals(store.keys.open)]
+        opened = list(sync_redis.hvals(store.keys.open))
         if kind == "msg":
             _, phone, campaign = step
             wa = campaign.channel == "whatsapp"

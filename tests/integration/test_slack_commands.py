@@ -22,7 +22,7 @@ async def command(system: System, user: str, text: str, secret: str = SLACK_SECR
 
 async def test_coming_online_from_slack_takes_waiting_work(system: System) -> None:
     await system.post_twilio("/twilio/messages", sms_form("SM" + "5" * 32, "hola", to=HELP))
-    [vid] = [v.decode() for v in system.store.redis.hvals(system.store.keys.open)]
+    [vid] = list(system.store.redis.hvals(system.store.keys.open))
     assert where(system.store, vid) == "dept:help/desk"
     status, text = await command(system, "U0DORA", "online")
     assert status == 200
@@ -31,7 +31,7 @@ async def test_coming_online_from_slack_takes_waiting_work(system: System) -> No
     status, text = await command(system, "U0DORA", "status")
     assert "You are *online* with 1/3 open conversations and 0 waiting" in text
     assert (await command(system, "U0DORA", "away"))[1] == "You are now *away*."
-    assert system.store.redis.hget(system.store.keys.agent("dora"), "presence") == b"away"
+    assert system.store.redis.hget(system.store.keys.agent("dora"), "presence") == "away"
 
 
 async def test_unknown_user_and_bad_words_get_help(system: System) -> None:
@@ -41,4 +41,4 @@ async def test_unknown_user_and_bad_words_get_help(system: System) -> None:
 
 async def test_unsigned_command_is_refused(system: System) -> None:
     assert (await command(system, "U0DORA", "online", secret="wrong"))[0] == 401
-    assert system.store.redis.hget(system.store.keys.agent("dora"), "presence") == b"offline"
+    assert system.store.redis.hget(system.store.keys.agent("dora"), "presence") == "offline"

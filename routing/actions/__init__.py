@@ -1,0 +1,36 @@
+"""The use cases of the desk, one function each.
+
+Slack handlers, API handlers and the CLI only translate to and from these calls, so a rule is
+checked the same way wherever it is asked for. Each use case checks permission
+(``routing.permissions``), validates, runs one store script and returns its typed result, whose
+``jobs`` the caller enqueues as they are (``workers.dispatch``). A refusal is a domain error
+(``routing.errors``) that says what is wrong.
+"""
+
+from routing.actions.agents import set_capacity, set_grants, set_presence
+from routing.actions.bot import bot_message, handoff
+from routing.actions.contacts import (
+    contact_ref,
+    edit_contact,
+    review_contact_edit,
+    set_exclusive,
+    set_owner,
+)
+from routing.actions.context import Ctx, conversation, principal_of_slack
+from routing.actions.conversations import (
+    assign,
+    close,
+    dry_run,
+    escalate,
+    read_conversation,
+    transfer_to_agent,
+    transfer_to_campaign,
+)
+from routing.actions.thread import note, reply, send_saved
+
+__all__ = [
+    "Ctx", "assign", "bot_message", "close", "contact_ref", "conversation", "dry_run",
+    "edit_contact", "escalate", "handoff", "note", "principal_of_slack", "read_conversation",
+    "reply", "review_contact_edit", "send_saved", "set_capacity", "set_exclusive", "set_grants",
+    "set_owner", "set_presence", "transfer_to_agent", "transfer_to_campaign",
+]

@@ -1,0 +1,52 @@
+"""What a campaign's bot does through the API: answer the customer, hand off to people."""
+
+from __future__ import annotations
+
+from routing.actions.context import Ctx, allow, campaign_of, conversation
+from routing.config import serves
+from routing.errors import Conflict, NotFound, Unprocessable
+from routing.permissions import Principal, may_act_as_bot
+from routing.results import Moved, Sent
+from routing.types import ESCALATIONS
+
+
+async def bot_message(ctx: Ctx, who: Principal, vid: str, text: str, idem: str = "") -> Sent:
+    """The bot answers the customer while it holds the conversation."""
+    conv = await conversation(ctx, vid)
+    allow(may_act_as_bot(who, conv["campaign"]))
+    result = await ctx.store.outbound(vid, "bot", text, f"{who.actor}:msg:{idem}" if idem else "",
+                                      "bot")
+    if result.outcome == "wrong_status":
+        raise Conflict(f"the bot no longer holds this conversation (status {result.status})")
+    if result.outcome == "window_closed":
+        raise Unprocessable("more than 24 hours since the customer's last WhatsApp message: "
+                            "only an approved template may be sent")
+    return result
+
+
+async def handoff(ctx: Ctx, who: Principal, vid: str, target_type: str, target_id: str = "",
+                  escalation: str = "", note: str = "", idem: str = "") -> Moved:
+    """The bot hands the conversation to an agent, a department (``billing`` or
+    ``campaign/billing``), or to the routing policy (``route``)."""
+    conv = await conversation(ctx, vid)
+    allow(may_act_as_bot(who, conv["campaign"]))
+    campaign = campaign_of(ctx, conv)
+    if target_type == "agent":
+        agent = ctx.workspace.agent(target_id)
+        if agent is None:
+            raise NotFound(f"no agent {target_id!r}")
+        if not serves(agent, campaign.id):
+            raise Unprocessable(f"agent {target_id} does not serve campaign {campaign.id}")
+    elif target_type == "department":
+        dept = campaign.department(target_id)
+        if dept is None:
+            raise NotFound(f"no department {target_id!r} in campaign {campaign.id}")
+        target_id = dept.id
+    if escalation and escalation not in ESCALATIONS:
+        raise Unprocessable(f"escalation must be one of {list(ESCALATIONS)}")
+    result = await ctx.store.handoff(vid, f"{who.actor}:handoff:{idem}" if idem else "",
+                                     target_type, target_id, campaign.default_department or "",
+                                     escalation, note, who.actor)
+    if result.outcome == "not_bot":
+        raise Conflict(f"the bot does not hold this conversation (status {result.status})")
+    return result

@@ -1,0 +1,100 @@
+"""A contact's data (edited with a review step), owner and exclusive agents."""
+
+from __future__ import annotations
+
+import re
+
+from routing.actions.context import Ctx, allow, campaign_of, conversation, runtime_grants
+from routing.config import e164, serves
+from routing.errors import Conflict, Invalid, NotFound, Unprocessable
+from routing.permissions import Principal, may_assign_owners, may_edit_contact
+from routing.results import ContactChanged
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EDITABLE = ("name", "phone", "email", "document")
+
+
+def contact_ref(raw: str) -> str:
+    """A contact id (``c12``) or a phone, normalized to E.164."""
+    if raw.startswith("c") and raw[1:].isdigit():
+        return raw
+    try:
+        return e164(raw)
+    except ValueError as exc:
+        raise Invalid(f"contact {raw!r} is neither a contact id (c12) nor a phone: {exc}",
+                      "contact") from None
+
+
+async def review_contact_edit(ctx: Ctx, who: Principal, vid: str, new: dict[str, str]
+                              ) -> tuple[str, dict[str, tuple[str, str]]]:
+    """E1-E3, first step: validate the new data of the conversation's contact; returns the
+    contact id and each changed field as (old, new), for the person to confirm."""
+    conv = await conversation(ctx, vid)
+    allow(may_edit_contact(who, ctx.workspace, conv["campaign"], await runtime_grants(ctx, who)))
+    wanted = {k: new.get(k, "").strip() for k in EDITABLE}
+    try:
+        wanted["phone"] = e164(wanted["phone"])
+    except ValueError as exc:
+        raise Invalid(str(exc), "phone") from None
+    if wanted["email"] and not EMAIL.match(wanted["email"]):
+        raise Invalid("that is not an email address", "email")
+    contact = await ctx.store.contact_hash(conv["contact"])
+    changes = {k: (contact.get(k, ""), v) for k, v in wanted.items() if contact.get(k, "") != v}
+    if not changes:
+        raise Invalid("nothing changed", "name")
+    return conv["contact"], changes
+
+
+async def edit_contact(ctx: Ctx, who: Principal, vid: str, cid: str,
+                       changes: dict[str, str]) -> ContactChanged:
+    """E1-E3, confirmed: every changed field is audited; the conversation's thread shows it."""
+    conv = await conversation(ctx, vid)
+    allow(may_edit_contact(who, ctx.workspace, conv["campaign"], await runtime_grants(ctx, who)))
+    if conv["contact"] != cid or set(changes) - set(EDITABLE):
+        raise Invalid("these changes are not for this conversation's contact")
+    result = await ctx.store.edit_contact(cid, who.actor, changes, vid)
+    if result.outcome == "phone_taken":
+        raise Conflict(f"that phone belongs to another contact ({result.contact})", "phone")
+    return result
+
+
+def _owner_target(ctx: Ctx, owner_type: str, owner_id: str) -> tuple[str, str]:
+    """The owner as the store keeps it: ('agent', id), ('department', campaign/dept), ('', '')."""
+    if owner_type == "agent":
+        if ctx.workspace.agent(owner_id) is None:
+            raise NotFound(f"no agent {owner_id!r}")
+        return "agent", owner_id
+    if owner_type == "department":
+        campaign = ctx.workspace.campaign(owner_id.partition("/")[0])
+        if campaign is None or "/" not in owner_id or campaign.department(owner_id) is None:
+            raise NotFound(f"no department {owner_id!r} (write it as campaign/department)")
+        return "department", owner_id
+    return "", ""
+
+
+async def set_owner(ctx: Ctx, who: Principal, refs: list[str], owner_type: str,
+                    owner_id: str = "") -> ContactChanged:
+    """O1-O5: the owner (agent, department, or unassigned) of one or many contacts; unknown
+    contact ids come back as ''."""
+    allow(may_assign_owners(who, ctx.workspace))
+    otype, oid = _owner_target(ctx, owner_type, owner_id)
+    return await ctx.store.set_owner([contact_ref(r) for r in refs], otype, oid, who.actor)
+
+
+async def set_exclusive(ctx: Ctx, who: Principal, ref: str, campaign_id: str, agent: str
+                        ) -> ContactChanged:
+    """The exclusive agent of a contact in one campaign ('' removes it)."""
+    allow(may_assign_owners(who, ctx.workspace))
+    if ctx.workspace.campaign(campaign_id) is None:
+        raise NotFound(f"no campaign {campaign_id!r}")
+    if agent:
+        peer = ctx.workspace.agent(agent)
+        if peer is None:
+            raise NotFound(f"no agent {agent!r}")
+        if not serves(peer, campaign_id):
+            raise Unprocessable(f"agent {agent} does not serve campaign {campaign_id}")
+    return await ctx.store.set_exclusive(contact_ref(ref), campaign_id, agent, who.actor)
+
+
+__all__ = ["campaign_of", "contact_ref", "edit_contact", "review_contact_edit", "set_exclusive",
+           "set_owner"]
