@@ -35,11 +35,20 @@ WHATSAPP_WINDOW = 24 * 3600
 NOTICE = "e:"  # a Slack outbox entry that is an event to show (not a message): "e:<event id>"
 
 
+def _lua(name: str) -> str:
+    return (resources.files("routing") / "lua" / f"{name}.lua").read_text()
+
+
+@cache
+def library_source() -> str:
+    """The shared helpers (keys, marks, replies) and the routing policy."""
+    return _lua("lib") + "\n" + _lua("policy")
+
+
 @cache
 def script_source(name: str) -> str:
-    """A script with the shared helpers and the routing policy prepended."""
-    lua = resources.files("routing") / "lua"
-    return "\n".join((lua / f"{part}.lua").read_text() for part in ("lib", "policy", name))
+    """A script with the library prepended."""
+    return library_source() + "\n" + _lua(name)
 
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
@@ -171,9 +180,10 @@ class Store:
         flat = [x for pair in changes.items() for x in pair]
         return self._run("contact_edit", ContactChanged.parse, cid, actor, vid, *flat)
 
-    def remind(self, vid: str, now: float | None = None) -> Maybe[Result]:
-        """Mark a reminder for the assignee of a waiting customer, once per wait."""
-        return self._run("remind", Result.parse, vid, now=now)
+    def remind(self, vid: str, due: float) -> Maybe[Result]:
+        """Mark a reminder for the assignee of a waiting customer, once per wait; ``due`` is
+        the time the reminder is for (its minutes are counted to it)."""
+        return self._run("remind", Result.parse, vid, repr(due))
 
     # -- what the workers record after a provider answered --------------------------------
 

@@ -43,12 +43,13 @@ def locked(ctx: Context, name: str) -> Iterator[None]:
         lock.release()
 
 
-def settles(kind: Work, lock: str | None = None
+def settles(kind: Work, lock: str | None = None, once: bool = False
             ) -> Callable[[Callable[[Context, str], None]], Callable[[str], None]]:
-    """Run a job under ``lock:<lock or kind>:<id>`` until its mark settles. Work marked again
+    """Run a job under ``lock:<lock or kind>:<id>`` and settle its mark. Work marked again
     while the job ran (a new message in the outbox, a newer card change) keeps the mark, and no
     other job was enqueued for it, so the job goes round again instead of leaving it to the
-    sweeper."""
+    sweeper. A notification (``once``) is sent once per run: a newer mark is left to its own
+    job or the sweeper."""
 
     def wrap(work: Callable[[Context, str], None]) -> Callable[[str], None]:
         @functools.wraps(work)
@@ -58,7 +59,7 @@ def settles(kind: Work, lock: str | None = None
                 started = time.time()
                 with locked(ctx, f"{lock or kind}:{ident}"):
                     work(ctx, ident)
-                if ctx.store.settle(f"{kind}:{ident}", started):
+                if ctx.store.settle(f"{kind}:{ident}", started) or once:
                     return
 
         return job
@@ -243,7 +244,7 @@ def _dm(ctx: Context, agent_id: str, text: str) -> None:
         ctx.slack.chat_postMessage(channel=dm, text=text)
 
 
-@settles(Work.ALERT)
+@settles(Work.ALERT, once=True)
 def alert_agent(ctx: Context, vid: str) -> None:
     """Tell the assignee in a direct message that a conversation is now theirs."""
     conv = _conversation(ctx, vid)
@@ -256,7 +257,7 @@ def alert_agent(ctx: Context, vid: str) -> None:
             _campaign_label(ctx, conv.campaign), where))
 
 
-@settles(Work.AWAY)
+@settles(Work.AWAY, once=True)
 def alert_away(ctx: Context, mid: str) -> None:
     """A16: the assignee is away or offline and their customer wrote."""
     msg = _message(ctx, mid)
@@ -267,7 +268,7 @@ def alert_away(ctx: Context, mid: str) -> None:
                                                   msg.body[:140] or "(media)"))
 
 
-@settles(Work.REMIND)
+@settles(Work.REMIND, once=True)
 def remind_agent(ctx: Context, vid: str) -> None:
     """A7: the assignee's customer has waited past the campaign's reminder time."""
     conv = _conversation(ctx, vid)
@@ -305,7 +306,7 @@ def deliver_to_bot(ctx: Context, vid: str) -> None:
         log.info("bot.delivered", conversation=vid, message=msg.id)
 
 
-@settles(Work.ESCALATION)
+@settles(Work.ESCALATION, once=True)
 def notify_supervisors(ctx: Context, vid: str) -> None:
     """S6: an escalation is announced in the supervisors' channel."""
     channel = ctx.workspace.supervisors_channel
@@ -328,7 +329,7 @@ def remind_waiting(ctx: Context, now: float | None = None) -> list[str]:
         campaign = ctx.workspace.campaign(conv.campaign)
         if campaign is None or now - since < campaign.options.reminder_minutes * 60:
             continue
-        marked = ctx.store.remind(vid, now=now)
+        marked = ctx.store.remind(vid, due=now)
         if marked.jobs:
             ctx.dispatcher.enqueue(*marked.jobs)
             reminded.append(vid)
