@@ -28,6 +28,7 @@ from gateway.settings import (
     SANDBOX_SLACK_SECRET,
     SANDBOX_TWILIO_SID,
     SANDBOX_TWILIO_TOKEN,
+    desk_redis,
     load_settings,
 )
 from routing.config import Campaign, Workspace, load_config
@@ -225,5 +226,6 @@ async def run(args: argparse.Namespace, workspace: Workspace, url: str, public_u
 def main(args: argparse.Namespace) -> None:
     settings = load_settings()
     workspace = load_config(args.config or settings.gateway_config)
+    desk_redis(settings, workspace).close()  # the gateway's Redis, derived as it derives it
     url = args.url or settings.local_url
     sys.exit(asyncio.run(run(args, workspace, url, settings.public_url)))
