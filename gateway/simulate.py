@@ -42,7 +42,7 @@ exit codes (scripted):
   1  a step did not happen within --timeout, the gateway answered a webhook with an error, or
      there is nothing to simulate against (no gateway, not in sandbox mode, Redis unreachable,
      no Relay Desk data in Redis)
-  2  invalid arguments"""
+  2  invalid arguments (e.g. a --campaign the config does not have)"""
 
 STATUS_BY_EMOJI = {"hourglass_flowing_sand": "pending", "heavy_check_mark": "sent",
                    "ballot_box_with_check": "delivered", "eyes": "read", "x": "failed"}
@@ -230,10 +230,10 @@ async def interactive(sim: Simulator) -> int:
 
 async def run(args: argparse.Namespace, workspace: Workspace, url: str, public_url: str) -> int:
     campaign = (workspace.campaign(args.campaign) if args.campaign else
-                next(c for c in workspace.campaigns if c.channel == args.channel))
+                next((c for c in workspace.campaigns if c.channel == args.channel), None))
     if campaign is None:
-        say("simulate", f"no campaign {args.campaign!r}")
-        return 1
+        say("simulate", f"no campaign {args.campaign or args.channel!r}")
+        return 2
     agent = args.agent or next(
         (a.slack_user for a in workspace.agents if a.presence == "online"),
         workspace.agents[0].slack_user if workspace.agents else "U0NOBODY")

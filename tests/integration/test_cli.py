@@ -92,3 +92,9 @@ async def test_commands_refuse_a_redis_without_relay_desk_data(
     nobody = await asyncio.to_thread(cli, system, "token", "create", env={
         "EMBEDDED_REDIS_PORT": str(free_port())})
     assert nobody.returncode != 0 and "cannot reach Redis" in nobody.stderr
+
+
+async def test_simulate_exit_code_for_an_unknown_campaign(system: System) -> None:
+    run = await asyncio.to_thread(cli, system, "simulate", "--url", system.base,
+                                  "--campaign", "nope", "--say", "hola")
+    assert run.returncode == 2 and "no campaign 'nope'" in run.stdout, run.stdout + run.stderr
