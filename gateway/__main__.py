@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.settings import load_settings
+from gateway.settings import desk_redis, load_settings
 from routing.config import ConfigError, Workspace, load_config
 
 
@@ -64,12 +64,11 @@ def cmd_up(_: argparse.Namespace) -> None:
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["WEB_PORT"] = str(settings.port)  # honcho gives each process its own PORT
     server = None
-    if "REDIS_URL" not in os.environ:
-        port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
-        data = Path(os.environ.get("RELAYDESK_VAR", "var")) / "redis"
-        server = EmbeddedRedis(data, port=port).start()
-        env["REDIS_URL"] = server.url
-        print(f"embedded redis on {server.url} (data in {data})", file=sys.stderr)
+    if settings.embedded_redis:
+        data = Path(settings.relaydesk_var) / "redis"
+        server = EmbeddedRedis(data, port=settings.embedded_redis_port).start()
+        print(f"embedded redis on {settings.redis_url} (data in {data})", file=sys.stderr)
+    env["REDIS_URL"] = settings.redis_url  # what every other command derives, made explicit
     honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", "Procfile"],
                               env=env)
     try:
@@ -92,8 +91,6 @@ def cmd_token_create(args: argparse.Namespace) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     import json
 
-    import redis
-
     from routing.permissions import Principal, new_token, token_hash
     from routing.store import Store
 
@@ -108,8 +105,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
                  else Principal("bot", args.name or args.bot, campaign=args.bot) if args.bot
                  else Principal("admin", args.name or "admin"))
     token = new_token()
-    store = Store(redis.Redis.from_url(settings.redis_url, decode_responses=True),
-                  settings.redis_namespace)
+    store = Store(desk_redis(settings), settings.redis_namespace)
     store.add_token(token_hash(token), json.dumps(principal.to_json()))
     print(token)
 
@@ -140,6 +136,7 @@ def cmd_route_explain(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     workspace = _workspace(settings.gateway_config)
+    desk_redis(settings).close()  # a dry run against an empty Redis would mislead
 
     async def run() -> dict:
         client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -209,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.func(args)
     except redis.ConnectionError as exc:
-        sys.exit(f"cannot reach Redis ({exc}); is `make run` up, or REDIS_URL set?")
+        sys.exit(f"cannot reach Redis ({exc}); is `make run` up, and does this command have "
+                 "the same REDIS_URL (or EMBEDDED_REDIS_PORT) as it?")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,35 @@ from __future__ import annotations
 
 import sys
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    import redis
+
 
 SANDBOX_TWILIO_SID = "AC" + "0" * 32
 SANDBOX_TWILIO_TOKEN = "sandbox-twilio-auth-token"
 SANDBOX_SLACK_TOKEN = "xoxb-sandbox-token"
 SANDBOX_SLACK_SECRET = "sandbox-slack-signing-secret"
+EMBEDDED_REDIS_PORT = 6390
+
+
+def embedded_redis_url(port: int) -> str:
+    """The address of the embedded Redis that `up` starts (and every command defaults to)."""
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def redacted(url: str) -> str:
+    """A Redis URL fit to print: the password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class Settings(BaseSettings):
@@ -33,7 +53,10 @@ class Settings(BaseSettings):
         "", description="public base URL Twilio and Slack call; signatures are checked against it"
     )
 
-    redis_url: str = "redis://127.0.0.1:6390/0"
+    redis_url: str = Field("", description="the routing store; default: the embedded server "
+                           "on EMBEDDED_REDIS_PORT (see redis_address)")
+    embedded_redis_port: int = EMBEDDED_REDIS_PORT
+    relaydesk_var: str = Field("var", description="where `up` keeps the embedded Redis data")
     rq_redis_url: str = Field("", description="RQ's own Redis (RQ does not support Cluster)")
     redis_namespace: str = "rd"
     rq_queue: str = "relaydesk"
@@ -49,6 +72,8 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
     log_bodies: bool = False
+
+    _embedded_redis: bool = PrivateAttr(False)
 
     @model_validator(mode="after")
     def _credentials_complete(self) -> Settings:
@@ -72,6 +97,8 @@ class Settings(BaseSettings):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
+        self._embedded_redis = not self.redis_url
+        self.redis_url = self.redis_address()
         if not self.rq_redis_url:
             self.rq_redis_url = self.redis_url
         if self.sandbox:
@@ -82,6 +109,17 @@ class Settings(BaseSettings):
             self.twilio_api_base = f"{self.local_url}/sandbox/twilio"
             self.slack_api_base = f"{self.local_url}/sandbox/slack/api/"
         return self
+
+    def redis_address(self) -> str:
+        """The one place the routing Redis address is decided, for every command (``up``,
+        ``web``, ``worker``, ``token``, ``route``, ``simulate``): ``REDIS_URL`` if set, else
+        the embedded server on ``EMBEDDED_REDIS_PORT``. Keys live under ``REDIS_NAMESPACE``."""
+        return self.redis_url or embedded_redis_url(self.embedded_redis_port)
+
+    @property
+    def embedded_redis(self) -> bool:
+        """No ``REDIS_URL``: `up` starts the embedded server at :meth:`redis_address`."""
+        return self._embedded_redis
 
     @cached_property
     def sandbox(self) -> bool:
@@ -105,3 +143,27 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         sys.exit(f"settings: {problems}")
+
+
+def has_desk_data(client: redis.Redis, namespace: str) -> bool:
+    """Whether a Relay Desk seeded this Redis under this namespace: the web and worker
+    processes seed the config at start (``Store.seed``), which marks the namespace."""
+    from routing.keys import Keys
+
+    return bool(client.exists(Keys(namespace).seeded))
+
+
+def desk_redis(settings: Settings) -> redis.Redis:
+    """The routing Redis every command derives from the same settings; exits, writing
+    nothing, if no Relay Desk data is there (a wrong port, URL or namespace)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    if not has_desk_data(client, settings.redis_namespace):
+        client.close()
+        sys.exit(
+            f"no Relay Desk data at {redacted(settings.redis_url)} in namespace "
+            f"{settings.redis_namespace!r} (the config was never seeded there), so nothing "
+            "was written. Is `make run` up? Give this command the same REDIS_URL (or "
+            "EMBEDDED_REDIS_PORT) and REDIS_NAMESPACE as the web process.")
+    return client

@@ -5,8 +5,10 @@ thread reply exactly as Slack would, and prints what the Slack and Twilio stand-
 gateway received: the thread card, the customer's message, the message that reached the
 customer's phone, and its delivery status as the agent sees it.
 
-Scripted (``--say TEXT --reply TEXT``) it runs one round trip and exits 0, or 1 if a step did
-not happen in time; with neither it is an interactive prompt.
+Scripted (``--say TEXT --reply TEXT``) it runs one round trip; with neither it is an
+interactive prompt. A reply the gateway refuses (not the assignee, conversation closed, window
+closed, ...) is answered in Slack with an ephemeral message to the agent: simulate shows it and
+stops there.
 """
 
 from __future__ import annotations
@@ -28,15 +30,28 @@ from gateway.settings import (
     SANDBOX_SLACK_SECRET,
     SANDBOX_TWILIO_SID,
     SANDBOX_TWILIO_TOKEN,
+    desk_redis,
     load_settings,
 )
 from routing.config import Campaign, Workspace, load_config
+
+EXIT_CODES = """\
+exit codes (scripted):
+  0  the round trip happened: the reply reached the customer and showed its final status; or
+     the agent's reply was refused and the refusal was shown; or --reply was an internal ;;note
+  1  a step did not happen within --timeout, the gateway answered a webhook with an error, or
+     there is nothing to simulate against (no gateway, not in sandbox mode, Redis unreachable,
+     no Relay Desk data in Redis)
+  2  invalid arguments (e.g. a --campaign the config does not have)"""
 
 STATUS_BY_EMOJI = {"hourglass_flowing_sand": "pending", "heavy_check_mark": "sent",
                    "ballot_box_with_check": "delivered", "eyes": "read", "x": "failed"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__.split("\n\n", 1)[1].strip()
+    p.epilog = EXIT_CODES
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--url", default="", help="the gateway (default: from HOST/PORT)")
     p.add_argument("--config", default="", help="YAML config (default: GATEWAY_CONFIG)")
     p.add_argument("--channel", choices=("whatsapp", "sms"), default="whatsapp")
@@ -65,13 +80,14 @@ class Simulator:
         self.thread_ts = ""
         self.agent_ts = ""  # the agent message this run wrote
         self.reactions: dict[str, list[str]] = {}
+        self.refusal = ""  # what Slack showed only to the agent after their reply
         self.quiet = False
 
     @property
     def customer(self) -> str:
         return f"whatsapp:{self.phone}" if self.campaign.channel == "whatsapp" else self.phone
 
-    async def customer_writes(self, text: str) -> None:
+    async def customer_writes(self, text: str) -> bool:
         sid = "SM" + secrets.token_hex(16)
         form = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": SANDBOX_TWILIO_SID,
                 "From": self.customer, "To": self.campaign.address, "Body": text,
@@ -89,11 +105,13 @@ class Simulator:
                 f"{resp.status})")
             if resp.status != 200:
                 say("", await resp.text())
+        return resp.status == 200
 
     async def agent_replies(self, text: str) -> bool:
         if not self.thread_ts:
             say("agent", "no thread yet: write as the customer first")
             return False
+        self.refusal = ""
         ts = self.agent_ts = f"{time.time():.6f}"
         body = json.dumps({
             "type": "event_callback", "team_id": "T0001", "api_app_id": "A0SANDBOX",
@@ -140,6 +158,9 @@ class Simulator:
         elif method == "chat.update":
             self._say("slack card updated", p.get("text", ""))
         elif method == "chat.postEphemeral":
+            if (not self.quiet and p.get("user") == self.agent
+                    and p.get("thread_ts") == self.thread_ts):
+                self.refusal = p.get("text", "")
             self._say(f"slack (only {p.get('user')})", p.get("text", ""))
         elif method == "reactions.add":
             self.reactions.setdefault(p["timestamp"], []).append(p["name"])
@@ -163,15 +184,26 @@ class Simulator:
 async def scripted(sim: Simulator, text: str, reply: str) -> int:
     await sim.catch_up()
     sent_before = sim.twilio_seen
-    await sim.customer_writes(text)
+    if not await sim.customer_writes(text):
+        return 1
     if not await sim.wait(lambda: sim.thread_ts, "the message in a Slack thread"):
         return 1
     if not reply:
         return 0
     if not await sim.agent_replies(reply):
         return 1
-    if not await sim.wait(lambda: sim.twilio_seen > sent_before, "the reply to reach Twilio"):
+    if reply.startswith(";;"):
+        say("simulate", "an internal note: kept with the contact, never sent to the customer")
+        return 0
+    # A refusal is posted (ephemeral, to the agent) before the gateway answers Slack, so it is
+    # in the stand-in's log by now; a reply that was accepted goes on to Twilio.
+    if not await sim.wait(lambda: sim.refusal or sim.twilio_seen > sent_before,
+                          "the reply to reach Twilio"):
         return 1
+    if sim.refusal:
+        say("simulate", "the gateway refused the agent's reply (above); nothing was sent to "
+            "the customer")
+        return 0
     final = "read" if sim.campaign.channel == "whatsapp" else "delivered"
     def shown() -> bool:
         return any(STATUS_BY_EMOJI.get(e) == final for e in sim.reactions.get(sim.agent_ts, []))
@@ -198,10 +230,10 @@ async def interactive(sim: Simulator) -> int:
 
 async def run(args: argparse.Namespace, workspace: Workspace, url: str, public_url: str) -> int:
     campaign = (workspace.campaign(args.campaign) if args.campaign else
-                next(c for c in workspace.campaigns if c.channel == args.channel))
+                next((c for c in workspace.campaigns if c.channel == args.channel), None))
     if campaign is None:
-        say("simulate", f"no campaign {args.campaign!r}")
-        return 1
+        say("simulate", f"no campaign {args.campaign or args.channel!r}")
+        return 2
     agent = args.agent or next(
         (a.slack_user for a in workspace.agents if a.presence == "online"),
         workspace.agents[0].slack_user if workspace.agents else "U0NOBODY")
@@ -225,5 +257,6 @@ async def run(args: argparse.Namespace, workspace: Workspace, url: str, public_u
 def main(args: argparse.Namespace) -> None:
     settings = load_settings()
     workspace = load_config(args.config or settings.gateway_config)
+    desk_redis(settings).close()  # the gateway's Redis, derived as it derives it
     url = args.url or settings.local_url
     sys.exit(asyncio.run(run(args, workspace, url, settings.public_url)))

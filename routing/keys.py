@@ -39,6 +39,11 @@ class Keys:
         return self.prefix + "threads"
 
     @property
+    def seeded(self) -> str:
+        """When and from which config the namespace was last seeded: a Relay Desk lives here."""
+        return self.prefix + "seeded"
+
+    @property
     def awaiting(self) -> str:
         """Open conversations whose customer waits for an answer, by when they started."""
         return self.prefix + "awaiting"

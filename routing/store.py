@@ -235,6 +235,7 @@ class Store:
         only; capacity and membership always follow the config."""
         k = self.keys
         pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(k.seeded, mapping={"at": repr(time.time()), "workspace": workspace.name})
         for campaign in workspace.campaigns:
             for dept in campaign.departments:
                 members = [a.id for a in workspace.members(campaign.id, dept.id)]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,21 @@ async def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 20.
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} not healthy after {timeout}s")
+
+
+def wait_healthy_sync(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
     raise AssertionError(f"{url} not healthy after {timeout}s")
 
 
@@ -129,6 +147,36 @@ async def stack(e2e_redis: EmbeddedRedis, namespace: str) -> AsyncIterator[Stack
         client.close()
 
 
-@pytest.fixture
-def repo_root() -> Path:
-    return ROOT
+@dataclass
+class SandboxUp:
+    """`python -m gateway up` as a newcomer runs it: no credentials, no REDIS_URL."""
+
+    base: str
+    env: dict[str, str]  # what every other command is given: the same variables
+    var: Path
+
+    def run(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def sandbox_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxUp]:
+    var = tmp_path_factory.mktemp("var")
+    port = free_port()
+    env = clean_env(WEB_PORT=str(port), EMBEDDED_REDIS_PORT=str(free_port()),
+                    RELAYDESK_VAR=str(var))
+    up = subprocess.Popen([sys.executable, "-m", "gateway", "up"], cwd=ROOT, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+    try:
+        wait_healthy_sync(f"http://127.0.0.1:{port}", up, timeout=30)
+        yield SandboxUp(f"http://127.0.0.1:{port}", env, var)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGINT)
+            try:
+                up.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(up.pid, signal.SIGKILL)
+        stop(up)

@@ -4,17 +4,14 @@ the customer, and Twilio's status callbacks show on the agent's message."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
+import json
+import time
 
+import aiohttp
 import pytest
 
-from gateway.redis_launcher import free_port
 from gateway.sandbox.fake_slack import FakeSlack
-from tests.e2e.conftest import Stack, clean_env, stop, wait_healthy
+from tests.e2e.conftest import SandboxUp, Stack
 from tests.signing import sms_form, thread_reply_event, whatsapp_form
 
 pytestmark = pytest.mark.e2e
@@ -66,35 +63,54 @@ async def test_bad_signature_is_refused_and_stores_nothing(stack: Stack) -> None
     assert stack.slack.calls_to("chat.postMessage") == []
 
 
-async def test_make_run_then_simulate_shows_both_sides(tmp_path: Path, repo_root: Path) -> None:
+async def test_make_run_then_simulate_shows_both_sides(sandbox_up: SandboxUp) -> None:
     """`python -m gateway up` (what `make run` runs) with no credentials and no REDIS_URL, then
     `python -m gateway simulate` as a newcomer would."""
-    port = free_port()
-    env = clean_env(WEB_PORT=str(port), EMBEDDED_REDIS_PORT=str(free_port()),
-                    RELAYDESK_VAR=str(tmp_path / "var"))
-    up = subprocess.Popen([sys.executable, "-m", "gateway", "up"], cwd=repo_root, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
-    try:
-        await wait_healthy(f"http://127.0.0.1:{port}", up, timeout=30)
-        sim = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "gateway", "simulate", "--say", "Hola", "--reply",
-             "Hola, soy Ana"],
-            cwd=repo_root, env=env, capture_output=True, text=True, timeout=60,
-        )
-        assert sim.returncode == 0, sim.stdout + sim.stderr
-        out = sim.stdout
-        assert "new thread card: Lucía · WhatsApp · assigned · Ana Ruiz" in out
-        assert "whatsapp:+525512345678 <-" in out and "'Hola, soy Ana'" in out
-        assert "status: read" in out
-        assert (tmp_path / "var" / "redis" / "appendonlydir").exists() or any(
-            (tmp_path / "var" / "redis").glob("appendonly*"))
-    finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGINT)
-            try:
-                up.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
-        stop(up)
+    sim = await asyncio.to_thread(sandbox_up.run, "simulate", "--say", "Hola", "--reply",
+                                  "Hola, soy Ana")
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    out = sim.stdout
+    assert "new thread card: Lucía · WhatsApp · assigned · Ana Ruiz" in out
+    assert "whatsapp:+525512345678 <-" in out and "'Hola, soy Ana'" in out
+    assert "status: read" in out
+    data = sandbox_up.var / "redis"
+    assert (data / "appendonlydir").exists() or any(data.glob("appendonly*"))
+
+
+async def test_simulate_shows_a_refused_reply_and_exits_0_at_once(
+        sandbox_up: SandboxUp) -> None:
+    """Bruno answers Ana's conversation: the gateway refuses, Slack shows Bruno why (an
+    ephemeral message); simulate prints it and stops instead of waiting for a send."""
+    started = time.monotonic()
+    sim = await asyncio.to_thread(sandbox_up.run, "simulate", "--phone", "+525500000013",
+                                  "--say", "Hola", "--agent", "U0BRUNO", "--reply", "Yo te ayudo",
+                                  "--timeout", "10")
+    elapsed = time.monotonic() - started
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    out = sim.stdout
+    assert "slack (only U0BRUNO)" in out and "This conversation is assigned to <@U0ANA>" in out
+    assert "the gateway refused the agent's reply" in out
+    assert " <- " not in out and "timed out" not in out
+    assert elapsed < 10, f"simulate waited {elapsed:.1f}s (the step timeout) for a refusal"
+    note = await asyncio.to_thread(sandbox_up.run, "simulate", "--phone", "+525500000013",
+                                   "--say", "Sigo aquí", "--reply", ";;prefers mornings",
+                                   "--timeout", "10")
+    assert note.returncode == 0, note.stdout + note.stderr
+    assert "an internal note" in note.stdout and " <- " not in note.stdout
+
+
+async def test_other_commands_find_the_redis_up_started(sandbox_up: SandboxUp) -> None:
+    """Given the same variables as `up` (EMBEDDED_REDIS_PORT, no REDIS_URL), token create and
+    route explain use the Redis the web process uses."""
+    made, explained = await asyncio.gather(
+        asyncio.to_thread(sandbox_up.run, "token", "create", "--agent", "ana"),
+        asyncio.to_thread(sandbox_up.run, "route", "explain", "--campaign", "sales-wa",
+                          "--contact", "+525500000099"))
+    assert made.returncode == 0, made.stderr
+    assert explained.returncode == 0, explained.stderr
+    assert json.loads(explained.stdout)["rule"] == "bot"
+    async with aiohttp.ClientSession() as http, http.get(
+            sandbox_up.base + "/api/agents/ana",
+            headers={"Authorization": f"Bearer {made.stdout.strip()}"}) as resp:
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["id"] == "ana"

@@ -158,6 +158,26 @@ async def test_presence_from_api_takes_waiting_work(api: Api) -> None:
     assert dms and "New conversation for you" in dms[0]["text"]
 
 
+async def test_agent_read_and_presence_answer_as_the_readme_says(api: Api) -> None:
+    """GET /api/agents/{agent}: ``open`` a count, ``inbox`` a list of conversation ids; the
+    presence PUT: the same after the change, plus ``assigned``, the ids it gave them."""
+    sys = api.system
+    await api.call("PUT", "/api/contacts/+525512345678/owner",
+                   body={"type": "agent", "id": "dora"})
+    await sys.post_twilio("/twilio/messages", sms_form("SM" + "7" * 32, "hola", to=HELP))
+    [vid] = list(sys.store.redis.hvals(sys.store.keys.open))
+    assert where(sys.store, vid) == "inbox:dora"  # dora, the owner, is offline
+    status, data = await api.call("GET", "/api/agents/dora", who="dora")
+    assert status == 200
+    assert data == {"id": "dora", "presence": "offline", "capacity": 3, "open": 0,
+                    "inbox": [vid]}
+    status, data = await api.call("PUT", "/api/agents/dora/presence", who="dora",
+                                  body={"presence": "online"})
+    assert status == 200
+    assert data == {"id": "dora", "presence": "online", "capacity": 3, "open": 1,
+                    "inbox": [], "assigned": [vid]}
+
+
 async def test_presence_of_others_needs_a_supervisor(api: Api) -> None:
     assert (await api.call("PUT", "/api/agents/bruno/presence", who="ana",
                            body={"presence": "online"}))[0] == 403
