@@ -65,6 +65,12 @@ def may_assign_owners(p: Principal, ws: Workspace) -> str | None:
     return _need(p, ws, {"admin", *ws.owner_assigners}, "assigning owners")
 
 
+def may_read_audit(p: Principal, ws: Workspace) -> str | None:
+    """A contact's audit trail (owner, exclusive agent and data changes): owner assigners,
+    supervisors, auditors, admins."""
+    return _need(p, ws, {*READING, *ws.owner_assigners}, "reading a contact's audit trail")
+
+
 def may_set_presence(p: Principal, ws: Workspace, agent: str) -> str | None:
     if p.kind == "agent" and p.agent == agent:
         return None

@@ -54,6 +54,13 @@ async def delete_exclusive(request: web.Request) -> web.Response:
     return await _exclusive(request, "")
 
 
+async def get_audit(request: web.Request) -> web.Response:
+    svc, who = services(request), await principal(request)
+    ref = request.match_info["contact"]
+    return web.json_response({"contact": ref,
+                              "audit": await actions.contact_audit(svc.ctx, who, ref)})
+
+
 async def get_contact(request: web.Request) -> web.Response:
     svc, who = services(request), await principal(request)
     allow(may_assign_owners(who, svc.workspace))

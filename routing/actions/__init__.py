@@ -10,6 +10,7 @@ checked the same way wherever it is asked for. Each use case checks permission
 from routing.actions.agents import set_capacity, set_grants, set_presence
 from routing.actions.bot import bot_message, handoff
 from routing.actions.contacts import (
+    contact_audit,
     contact_ref,
     edit_contact,
     review_contact_edit,
@@ -29,8 +30,9 @@ from routing.actions.conversations import (
 from routing.actions.thread import note, reply, send_saved
 
 __all__ = [
-    "Ctx", "assign", "bot_message", "close", "contact_ref", "conversation", "dry_run",
-    "edit_contact", "escalate", "handoff", "note", "principal_of_slack", "read_conversation",
-    "reply", "review_contact_edit", "send_saved", "set_capacity", "set_exclusive", "set_grants",
-    "set_owner", "set_presence", "transfer_to_agent", "transfer_to_campaign",
+    "Ctx", "assign", "bot_message", "close", "contact_audit", "contact_ref", "conversation",
+    "dry_run", "edit_contact", "escalate", "handoff", "note", "principal_of_slack",
+    "read_conversation", "reply", "review_contact_edit", "send_saved", "set_capacity",
+    "set_exclusive", "set_grants", "set_owner", "set_presence", "transfer_to_agent",
+    "transfer_to_campaign",
 ]

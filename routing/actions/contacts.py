@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
-from routing.actions.context import Ctx, allow, campaign_of, conversation, runtime_grants
+from routing.actions.context import Ctx, allow, conversation, runtime_grants
 from routing.config import e164, serves
 from routing.errors import Conflict, Invalid, NotFound, Unprocessable
-from routing.permissions import Principal, may_assign_owners, may_edit_contact
+from routing.permissions import (
+    Principal,
+    may_assign_owners,
+    may_edit_contact,
+    may_read_audit,
+)
 from routing.results import ContactChanged
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -58,6 +63,17 @@ async def edit_contact(ctx: Ctx, who: Principal, vid: str, cid: str,
     return result
 
 
+async def contact_audit(ctx: Ctx, who: Principal, ref: str) -> list[dict[str, str]]:
+    """Every owner, exclusive-agent and contact-data change: who, when, old, new."""
+    allow(may_read_audit(who, ctx.workspace))
+    wanted = contact_ref(ref)
+    cid = wanted if wanted.startswith("c") else await ctx.store.contact_id(wanted)
+    if not cid or not await ctx.store.contact_hash(cid):
+        raise NotFound(f"no contact {ref!r}")
+    return [{"at": f["at"], "actor": f["actor"], "field": f["field"], "old": f.get("old", ""),
+             "new": f.get("new", "")} for _, f in await ctx.store.contact_audit(cid)]
+
+
 def _owner_target(ctx: Ctx, owner_type: str, owner_id: str) -> tuple[str, str]:
     """The owner as the store keeps it: ('agent', id), ('department', campaign/dept), ('', '')."""
     if owner_type == "agent":
@@ -94,7 +110,3 @@ async def set_exclusive(ctx: Ctx, who: Principal, ref: str, campaign_id: str, ag
         if not serves(peer, campaign_id):
             raise Unprocessable(f"agent {agent} does not serve campaign {campaign_id}")
     return await ctx.store.set_exclusive(contact_ref(ref), campaign_id, agent, who.actor)
-
-
-__all__ = ["campaign_of", "contact_ref", "edit_contact", "review_contact_edit", "set_exclusive",
-           "set_owner"]

@@ -256,3 +256,22 @@ async def test_every_api_refusal_is_json(api: Api) -> None:
     async with api.system.http.get(api.system.base + "/api/nothing-here") as resp:
         assert resp.status == 404 and "error" in await resp.json()
 
+
+
+async def test_contact_audit_is_readable_by_who_may(api: Api) -> None:
+    """Issue 13: owner, exclusive-agent and data changes, who, when, old, new."""
+    await api.call("PUT", "/api/contacts/+525512345678/owner", body={"type": "agent",
+                                                                      "id": "bruno"})
+    await api.call("PUT", "/api/contacts/+525512345678/owner",
+                   body={"type": "department", "id": "shop/care"}, who="carla")
+    await api.call("PUT", "/api/contacts/+525512345678/exclusive/help", body={"agent": "dora"})
+    status, data = await api.call("GET", "/api/contacts/+525512345678/audit", who="dora")
+    assert status == 200
+    trail = [(a["actor"], a["field"], a["old"], a["new"]) for a in data["audit"]]
+    assert trail == [("admin:ops", "owner", ":", "agent:bruno"),
+                     ("carla", "owner", "agent:bruno", "department:shop/care"),
+                     ("admin:ops", "exclusive:help", "", "dora")]
+    assert all(float(a["at"]) > 0 for a in data["audit"])
+    status, data = await api.call("GET", "/api/contacts/+525512345678/audit", who="ana")
+    assert status == 403 and "audit trail" in data["error"]
+    assert (await api.call("GET", "/api/contacts/+525599999999/audit"))[0] == 404

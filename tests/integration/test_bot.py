@@ -185,3 +185,25 @@ async def test_handoff_to_offline_agent_waits_in_their_inbox(system: System,
                               body={"target": {"type": "agent", "id": "ana"}})
     assert status == 200 and data["status"] == "waiting"
     assert system.store.redis.zrange(system.store.keys.inbox("ana"), 0, -1) == [vid]
+
+
+@pytest.mark.parametrize("dept", ["care", "shop/care"])
+async def test_handoff_takes_the_department_bare_or_qualified(system: System, tokens: None,
+                                                               dept: str) -> None:
+    """Issue 13: one department id format; the campaign is implied by the conversation."""
+    vid = await customer(system, 1)
+    status, data = await call(system, "POST", f"/api/conversations/{vid}/handoff",
+                              body={"target": {"type": "department", "id": dept}})
+    assert status == 200 and data["status"] == "queued"  # nobody of shop/care is online
+    assert system.store.conversation_hash(vid)["department"] == "care"
+    got, data = await call(system, "POST", f"/api/conversations/{vid}/handoff",
+                           body={"target": {"type": "department", "id": dept}})
+    assert got == 409  # already handed off: the bot no longer holds it
+
+
+async def test_handoff_to_another_campaigns_department_is_404(system: System,
+                                                              tokens: None) -> None:
+    vid = await customer(system, 1)
+    status, data = await call(system, "POST", f"/api/conversations/{vid}/handoff",
+                              body={"target": {"type": "department", "id": "help/desk"}})
+    assert status == 404 and "no department 'help/desk' in campaign shop" in data["error"]
