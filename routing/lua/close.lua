@@ -17,7 +17,7 @@ redis.call('HSET', conv, 'status', 'closed', 'closed_at', NOW, 'typification', t
 redis.call('HDEL', K.open, c[2] .. '|' .. c[3])
 notice(vid, 'type', 'closed', 'actor', actor, 'typification', typ, 'subtypification', sub,
        'note', note)
-mark('card', vid)
+mark_card(vid)
 local assigned = {}
 if freed ~= '' then
   assigned = fill(freed, 'capacity freed (conversation ' .. vid .. ' closed)')

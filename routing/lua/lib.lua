@@ -54,6 +54,17 @@ local function mark(kind, id)
   end
 end
 
+-- The card shows the conversation's state: re-render it; before it is posted, the Slack relay
+-- posts it with the current state (so a new conversation costs no extra job).
+local function mark_card(vid)
+  local ts = redis.call('HGET', K.conv(vid), 'slack_ts')
+  if ts and ts ~= '' then
+    mark('card', vid)
+  else
+    mark('slack', vid)
+  end
+end
+
 -- Every script answers with one JSON object: its outcome, named fields, and its marks.
 local function reply(outcome, fields)
   local out = fields or {}
@@ -99,7 +110,7 @@ local function mark_contact_cards(cid)
   for _, vid in ipairs(redis.call('ZRANGE', K.contact_convs(cid), 0, -1)) do
     local status = redis.call('HGET', K.conv(vid), 'status')
     if status and status ~= 'closed' then
-      mark('card', vid)
+      mark_card(vid)
     end
   end
 end

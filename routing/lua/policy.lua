@@ -145,7 +145,7 @@ local function assign(vid, agent, rule, reason, skipped)
   redis.call('SADD', K.agent_open(agent), vid)
   event(vid, 'type', 'assigned', 'actor', 'router', 'agent', agent, 'rule', rule,
         'reason', reason, 'skipped', skipped or '')
-  mark('card', vid)
+  mark_card(vid)
   mark('alert', vid)
 end
 
@@ -175,7 +175,7 @@ local function place(vid, d, skipped)
   end
   event(vid, 'type', d.action == 'bot' and 'bot' or 'queued', 'actor', 'router', 'rule', d.rule,
         'target', d.target, 'reason', d.reason, 'skipped', why)
-  mark('card', vid)
+  mark_card(vid)
   return ''
 end
 
