@@ -143,6 +143,7 @@ local function assign(vid, agent, rule, reason, skipped)
   redis.call('HINCRBY', K.agent(agent), 'load', 1)
   redis.call('HSET', K.agent(agent), 'last_assigned_at', NOW)
   redis.call('SADD', K.agent_open(agent), vid)
+  interacted(vid, agent)
   event(vid, 'type', 'assigned', 'actor', 'router', 'agent', agent, 'rule', rule,
         'reason', reason, 'skipped', skipped or '')
   mark_card(vid)
