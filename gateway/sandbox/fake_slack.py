@@ -78,6 +78,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "views.push": self._views_open,
             "users.info": self._users_info,
         }
 

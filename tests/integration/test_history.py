@@ -175,3 +175,68 @@ async def test_ticket_details(system: System, world: dict[str, str]) -> None:
     assert data["ticket"]["typification"] == "Resolved"
     assert data["durations"]["handling"] > 0 and data["times"]["closed"] > 0
     assert [m["body"] for m in data["messages"]] == ["hola"]
+
+
+def home_opened(user: str) -> dict[str, Any]:
+    return {"token": "legacy", "team_id": "T0001", "api_app_id": "A0001",
+            "type": "event_callback", "event_id": f"EvHome{next(_sid)}",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": user, "channel": f"D{user}",
+                      "tab": "home", "event_ts": f"{time.time():.6f}"},
+            "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}]}
+
+
+def block_action(user: str, action: str, value: str, container: dict[str, Any]
+                 ) -> dict[str, Any]:
+    return {"type": "block_actions", "user": {"id": user}, "api_app_id": "A0001",
+            "token": "legacy", "team": {"id": "T0001"}, "trigger_id": f"trig-{action}",
+            "container": container,
+            "actions": [{"action_id": action, "block_id": "b", "value": value,
+                         "type": "button", "action_ts": "1"}]}
+
+
+def texts(view: dict[str, Any]) -> str:
+    return json.dumps(view["blocks"], ensure_ascii=False)
+
+
+async def test_app_home_shows_the_history_and_opens_contacts_and_tickets(
+        system: System, world: dict[str, str]) -> None:
+    assert (await system.post_slack(home_opened("U0ANA"))).status == 200
+    [published] = system.slack.calls_to("views.publish")
+    assert published["user_id"] == "U0ANA" and published["view"]["type"] == "home"
+    shown = texts(published["view"])
+    assert "Lucía Peña" in shown and "Old" in shown
+    assert "Recent" not in shown and "Too old" not in shown and "Sales only" not in shown
+    assert "Bruno's" not in shown
+    [open_c1] = [b["accessory"]["value"] for b in published["view"]["blocks"]
+                 if "Lucía Peña" in json.dumps(b, ensure_ascii=False) and "accessory" in b]
+    home = {"type": "view", "view_id": "VHOME"}
+    status, _ = await system.interact(block_action("U0ANA", "rd_hist_contact", open_c1, home))
+    assert status == 200
+    [contact] = system.slack.calls_to("views.open")
+    assert world["c1"] in texts(contact["view"]) and world["c1_bruno"] in texts(contact["view"])
+    assert world["c1_sales"] not in texts(contact["view"])
+    status, _ = await system.interact(block_action("U0ANA", "rd_hist_ticket", world["c1_bruno"],
+                                                   {"type": "view", "view_id": "V1"}))
+    [ticket] = system.slack.calls_to("views.push")
+    assert "*Origin:* inbound" in texts(ticket["view"]) and "Bruno" in texts(ticket["view"])
+
+
+async def test_app_home_search_sort_and_refusal(system: System, world: dict[str, str]) -> None:
+    search = {"type": "view_submission", "user": {"id": "U0ANA"}, "api_app_id": "A0001",
+              "token": "legacy", "team": {"id": "T0001"}, "trigger_id": "t",
+              "view": {"id": "VS", "type": "modal", "callback_id": "rd_hist_search",
+                       "hash": "h", "private_metadata": "",
+                       "state": {"values": {"q": {"q": {"type": "plain_text_input",
+                                                        "value": "pena"}}}}}}
+    assert (await system.interact(search))[0] == 200
+    shown = texts(system.slack.calls_to("views.publish")[-1]["view"])
+    assert "Lucía Peña" in shown and "Old" not in shown and "1 contact(s)" in shown
+    state = json.dumps({"page": 1, "q": "", "sort": "name"})
+    await system.interact(block_action("U0ANA", "rd_hist_page", state,
+                                       {"type": "view", "view_id": "VHOME"}))
+    assert "by name" in texts(system.slack.calls_to("views.publish")[-1]["view"])
+    await system.post_slack(home_opened("U0CARLA"))
+    refused = system.slack.calls_to("views.publish")[-1]
+    assert refused["user_id"] == "U0CARLA" and '\\"history\\" permission' in texts(
+        refused["view"])
