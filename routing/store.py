@@ -54,7 +54,7 @@ def script_source(name: str) -> str:
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
-           "contact_edit", "remind", "history")
+           "contact_edit", "remind", "history", "history_contact")
 
 T = TypeVar("T")
 #: What a store method gives: the value itself with a sync client, an awaitable with asyncio.
@@ -193,6 +193,13 @@ class Store:
         """The contacts in an agent's attendance history through tickets in these campaigns,
         most recent first (reads only)."""
         return self._run("history", HistoryContacts.parse, agent, *campaigns, now=now)
+
+    def history_contact(self, agent: str, cid: str, campaigns: list[str],
+                        now: float | None = None) -> Maybe[HistoryContacts]:
+        """A contact's visible tickets for an agent's history; outcome ``served`` or
+        ``not_served`` (reads only)."""
+        return self._run("history_contact", HistoryContacts.parse, agent, cid, *campaigns,
+                         now=now)
 
     def remind(self, vid: str, due: float) -> Maybe[Result]:
         """Mark a reminder for the assignee of a waiting customer, once per wait; ``due`` is
@@ -333,10 +340,6 @@ class Store:
         if inspect.isawaitable(raw):
             return _parsed(raw, lambda rows: _rows(rows, fields))
         return _rows(raw, fields)
-
-    def contact_conversations_since(self, cid: str, since: float) -> Any:
-        """The contact's conversations opened since ``since``, newest first."""
-        return self.redis.zrevrangebyscore(self.keys.contact_convs(cid), "+inf", since)
 
     def contact_notes(self, cid: str) -> Any:
         return self.redis.xrange(self.keys.contact_notes(cid))
