@@ -86,10 +86,6 @@ class Store:
                                   args=[self.keys.prefix, repr(stamp), *args])
         return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
 
-    def _then(self, raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
-        """Parse a plain command's answer, now or once awaited."""
-        return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
-
     # -- writes ---------------------------------------------------------------------------
 
     def inbound(self, msg: InboundMessage, campaign: str, default_department: str,

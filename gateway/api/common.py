@@ -12,7 +12,6 @@ from gateway.services import SERVICES, Services
 from routing.permissions import Principal, token_hash
 
 M = TypeVar("M", bound=BaseModel)
-PRINCIPAL = "principal"
 
 
 class ApiError(web.HTTPException):

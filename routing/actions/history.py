@@ -21,7 +21,6 @@ from routing.actions.context import Ctx
 from routing.errors import Invalid, NotFound, Refused
 from routing.permissions import Principal, effective_grants, roles
 
-DAYS, DELAY = 90 * 86400, 3 * 3600
 PER_PAGE = 20
 Sort = Literal["recent", "name"]
 
