@@ -23,6 +23,8 @@ VID = re.compile(r"v[0-9]{1,18}")
 CID = re.compile(r"c[0-9]{1,18}")
 CARD_ACTION = re.compile(r"rd_(assign|transfer|escalate|close|contact|history)")
 VIEW_CALLBACK = re.compile(r"rd_(assign|transfer|escalate|close|contact|contact_confirm)")
+OBJECTS = ("event", "view", "message", "container")
+LISTS = ("authorizations", "actions")
 
 
 class Refused(ValueError):
@@ -123,10 +125,14 @@ def _metadata_problem(callback: str, metadata: Any) -> str | None:
 def problem(body: dict[str, Any]) -> str | None:
     """What is wrong with a payload our listeners would read, or None."""
     kind = body.get("type")
-    if kind == "event_callback" and "event" in body:
+    for key in OBJECTS:  # bolt's middleware reads these as objects whenever they are present
+        if key in body and not _obj(body[key]):
+            return f"{key} must be an object"
+    for key in LISTS:
+        if key in body and not (isinstance(body[key], list) and all(map(_obj, body[key]))):
+            return f"{key} must be a list of objects"
+    if "event" in body:
         event = body["event"]
-        if not _obj(event):
-            return "event must be an object"
         files = event.get("files")
         if files is not None and not (isinstance(files, list) and all(
                 _obj(f) and _str(f.get("url_private", "")) for f in files)):

@@ -58,7 +58,7 @@ def parse_form(raw: bytes, declared_charset: str | None) -> dict[str, str]:
 def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
     """One HMAC for the exact public URL (the usual case); then the SDK's full check, which
     also accepts the URL with or without an explicit default port."""
-    if not signature:
+    if not signature or not signature.isascii():  # a base64 HMAC is ASCII
         return False
     validator = RequestValidator(auth_token)
     expected = validator.compute_signature(url, dict(params))
