@@ -3,12 +3,14 @@ nothing is stored."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
 from typing import Any
 
 import pytest
+import requests
 
 from tests.integration.conftest import SLACK_SECRET, TWILIO_TOKEN, System
 from tests.signing import (
@@ -139,3 +141,24 @@ async def test_slack_signed_but_malformed_is_4xx(system: System, body: bytes, ct
 async def test_media_with_non_ascii_signatures_is_403(system: System, query: str) -> None:
     async with system.http.get(system.base + "/media/m1/0?" + query) as resp:
         assert resp.status == 403 and "error" in await resp.json()
+
+
+@pytest.mark.parametrize("path", ["/twilio/messages", "/twilio/status"])
+async def test_twilio_non_utf8_signature_header_is_403(system: System, path: str) -> None:
+    """A latin-1 byte in the header (found by the fuzzer) reaches us as a lone surrogate."""
+    before = system.snapshot()
+    resp = await asyncio.to_thread(requests.post, system.base + path, data=b"MessageSid=SM1",
+                                   headers={"Content-Type": FORM, "X-Twilio-Signature": "\xe9"},
+                                   timeout=10)
+    assert resp.status_code == 403 and "X-Twilio-Signature" in resp.json()["error"]
+    assert system.snapshot() == before
+
+
+@pytest.mark.parametrize("body", [b'{"type":"url_verification","event":null}',
+                                  b'{"type":"event_callback","authorizations":[1]}',
+                                  b'{"type":"block_actions","view":"x","actions":[]}'])
+async def test_slack_fields_bolt_reads_as_objects_must_be_objects(system: System,
+                                                                 body: bytes) -> None:
+    status, answer = await post(system, "/slack/events", body,
+                                {"Content-Type": "application/json"} | slack_sign(body))
+    assert status == 400 and "must be" in answer["error"]
