@@ -78,7 +78,7 @@ def generate(client: redis.Redis, prefix: str, contacts: int, tickets: int, serv
     per = tickets // contacts
     every = max(1, tickets // served)
     script = client.register_script(GENERATE)
-    total, batch = 0, 2000
+    total, batch = 0, 500
     for first in range(1, contacts + 1, batch):
         total += int(script(keys=[prefix + "seq"], args=[
             prefix, first, min(batch, contacts - first + 1), per, every, repr(time.time()),
@@ -145,7 +145,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp), appendonly=False).start()
         try:
-            sync = redis.Redis.from_url(server.url)
+            sync = redis.Redis.from_url(server.url, socket_timeout=None)
             figures = {}
             for label, ns, size in (("small", "bench-hist-s", 10), ("large", "bench-hist-l", 1)):
                 prefix = f"rd:{{{ns}}}:"
