@@ -28,6 +28,7 @@ from routing.permissions import (
     may_handle,
     may_reassign,
     may_view,
+    may_view_history,
 )
 
 log = structlog.get_logger("desk")
@@ -93,7 +94,7 @@ class Desk:
             editable = may_edit_contact(me, self.ws, campaign.id, await runtime_grants(ctx, me))
             return await self.contact_view(vid, conv, editable is None)
         if action == "rd_history":
-            allow(may_view(me, self.ws, campaign.id))
+            allow(may_view_history(me, self.ws, campaign.id, await runtime_grants(ctx, me)))
             return modals.history_modal(vid, await self.history(conv, me))
         return None
 
@@ -117,14 +118,16 @@ class Desk:
         return modals.contact_modal(vid, contact, owner, exclusive, notes, editable)
 
     async def history(self, conv: dict[str, str], me: Principal) -> list[dict[str, str]]:
-        """A10: the contact's last N conversations, in campaigns the agent may see (H8)."""
+        """A10: the contact's last N conversations, in campaigns where the agent has the
+        history permission (H8)."""
         campaign = campaign_of(self.svc.ctx, conv)
+        runtime = await runtime_grants(self.svc.ctx, me)
         limit = campaign.options.history_conversations
         rows = []
         for other_id in await self.store.contact_conversations(conv["contact"],
                                                                newest=4 * limit + 1):
             other = await self.store.conversation_hash(other_id)
-            if other and may_view(me, self.ws, other["campaign"]) is None:
+            if other and may_view_history(me, self.ws, other["campaign"], runtime) is None:
                 rows.append({"id": other["id"], "campaign": other["campaign"],
                              "status": other["status"],
                              "assignee": self.ws.name_of(other.get("assignee", "")),

@@ -130,8 +130,9 @@ REFUSALS = {
                     "the customer. Ask them or a supervisor to reassign it to you.",
     "not_an_agent": "You are not a Relay Desk agent, so your reply was not sent to the customer.",
     "closed": "This conversation is closed; your reply was not sent.",
-    "attachments_refused": "{detail} does not allow sending files to customers; your "
-                           "message was not sent.",
+    "attachments_refused": "Your message was not sent: {detail}.",
+    "note_refused": "Your note was not saved: {detail}.",
+    "cannot_claim": "Your reply was not sent to the customer: {detail}.",
     "window_closed": "More than 24 hours have passed since the customer's last WhatsApp "
                      "message, so a free-form reply cannot be sent. Send an approved template "
                      "(active message) to reopen the conversation.",
@@ -191,6 +192,8 @@ def notice(event: dict[str, str], name_of: Callable[[str], str],
                                        event.get("subtypification", "")) if x)
         return (f":white_check_mark: {who} closed this conversation: "
                 f"{escape(label or 'no typification')}" + (f". {escape(note)}" if note else "."))
+    if kind == "claimed":
+        return f":raising_hand: {who} took this conversation by replying."
     if kind == "contact_edited":
         fields = ", ".join(event.get("fields", "").split(",")) or "nothing"
         return f":pencil2: {who} edited the contact ({fields})."

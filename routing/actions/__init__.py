@@ -13,6 +13,7 @@ from routing.actions.contacts import (
     contact_audit,
     contact_ref,
     edit_contact,
+    read_owners,
     review_contact_edit,
     set_exclusive,
     set_owner,
@@ -33,8 +34,7 @@ from routing.actions.thread import note, reply, send_saved
 __all__ = [
     "Ctx", "assign", "bot_message", "close", "contact_audit", "contact_ref", "conversation",
     "dry_run", "edit_contact", "escalate", "handoff", "history_contact", "history_contacts",
-    "history_ticket", "note", "principal_of_slack",
-    "read_conversation", "reply", "review_contact_edit", "send_saved", "set_capacity",
-    "set_exclusive", "set_grants", "set_owner", "set_presence", "transfer_to_agent",
-    "transfer_to_campaign",
+    "history_ticket", "note", "principal_of_slack", "read_conversation", "read_owners", "reply",
+    "review_contact_edit", "send_saved", "set_capacity", "set_exclusive", "set_grants",
+    "set_owner", "set_presence", "transfer_to_agent", "transfer_to_campaign",
 ]

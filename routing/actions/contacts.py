@@ -12,6 +12,7 @@ from routing.permissions import (
     may_assign_owners,
     may_edit_contact,
     may_read_audit,
+    owner_campaigns,
 )
 from routing.results import ContactChanged
 
@@ -65,13 +66,26 @@ async def edit_contact(ctx: Ctx, who: Principal, vid: str, cid: str,
 
 async def contact_audit(ctx: Ctx, who: Principal, ref: str) -> list[dict[str, str]]:
     """Every owner, exclusive-agent and contact-data change: who, when, old, new."""
-    allow(may_read_audit(who, ctx.workspace))
+    allow(may_read_audit(who, ctx.workspace, await runtime_grants(ctx, who)))
+    cid = await _existing(ctx, ref)
+    return [{"at": f["at"], "actor": f["actor"], "field": f["field"], "old": f.get("old", ""),
+             "new": f.get("new", "")} for _, f in await ctx.store.contact_audit(cid)]
+
+
+async def _existing(ctx: Ctx, ref: str) -> str:
+    """The id of an existing contact (by id or phone), or NotFound."""
     wanted = contact_ref(ref)
     cid = wanted if wanted.startswith("c") else await ctx.store.contact_id(wanted)
     if not cid or not await ctx.store.contact_hash(cid):
         raise NotFound(f"no contact {ref!r}")
-    return [{"at": f["at"], "actor": f["actor"], "field": f["field"], "old": f.get("old", ""),
-             "new": f.get("new", "")} for _, f in await ctx.store.contact_audit(cid)]
+    return cid
+
+
+async def read_owners(ctx: Ctx, who: Principal, ref: str) -> dict[str, str]:
+    """A contact's data with its owner and exclusive agents (owner assigners: by role, or by
+    the "assign owners" grant in some campaign)."""
+    allow(may_assign_owners(who, ctx.workspace, None, await runtime_grants(ctx, who)))
+    return await ctx.store.contact_hash(await _existing(ctx, ref))
 
 
 def _owner_target(ctx: Ctx, owner_type: str, owner_id: str) -> tuple[str, str]:
@@ -91,18 +105,40 @@ def _owner_target(ctx: Ctx, owner_type: str, owner_id: str) -> tuple[str, str]:
 async def set_owner(ctx: Ctx, who: Principal, refs: list[str], owner_type: str,
                     owner_id: str = "") -> ContactChanged:
     """O1-O5: the owner (agent, department, or unassigned) of one or many contacts; unknown
-    contact ids come back as ''."""
-    allow(may_assign_owners(who, ctx.workspace))
+    contact ids come back as ''.
+
+    Who may: the ``owner_assigners`` roles (admin always) for any owner; the "assign owners"
+    grant of a campaign for owners in it (a department of it, an agent who serves it), and
+    only over contacts whose current owner, if any, is in one of their campaigns too."""
+    ws = ctx.workspace
+    runtime = await runtime_grants(ctx, who)
+    allow(may_assign_owners(who, ws, None, runtime))
     otype, oid = _owner_target(ctx, owner_type, owner_id)
+    if otype:
+        allow(may_assign_owners(who, ws, owner_campaigns(ws, otype, oid), runtime))
+    if may_assign_owners(who, ws, set()) is not None:  # by grant: the current owners count too
+        for ref in refs:
+            wanted = contact_ref(ref)
+            cid = wanted if wanted.startswith("c") else await ctx.store.contact_id(wanted)
+            current = await ctx.store.contact_hash(cid) if cid else {}
+            if current.get("owner_type"):
+                refusal = may_assign_owners(who, ws, owner_campaigns(
+                    ws, current["owner_type"], current.get("owner_id", "")), runtime)
+                if refusal:
+                    allow(f"contact {ref} is owned by {current['owner_type']} "
+                          f"{current.get('owner_id', '')}: replacing that owner: {refusal}")
     return await ctx.store.set_owner([contact_ref(r) for r in refs], otype, oid, who.actor)
 
 
 async def set_exclusive(ctx: Ctx, who: Principal, ref: str, campaign_id: str, agent: str
                         ) -> ContactChanged:
-    """The exclusive agent of a contact in one campaign ('' removes it)."""
-    allow(may_assign_owners(who, ctx.workspace))
+    """The exclusive agent of a contact in one campaign ('' removes it): owner assigners by
+    role, or by the "assign owners" grant in that campaign."""
+    runtime = await runtime_grants(ctx, who)
+    allow(may_assign_owners(who, ctx.workspace, None, runtime))
     if ctx.workspace.campaign(campaign_id) is None:
         raise NotFound(f"no campaign {campaign_id!r}")
+    allow(may_assign_owners(who, ctx.workspace, {campaign_id}, runtime))
     if agent:
         peer = ctx.workspace.agent(agent)
         if peer is None:
