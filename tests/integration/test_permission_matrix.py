@@ -167,6 +167,16 @@ async def exclusive(system: System, who: str, campaign: str) -> bool:
     return allowed_by(status, data)
 
 
+async def owner_command(system: System, who: str, text: str) -> bool:
+    """``/relaydesk owner …`` or ``exclusive …`` for a new contact (nothing open: no
+    confirmation step)."""
+    phone = f"+5255{next(_phones):08d}"
+    status, answer = await system.slash(SLACK[who], text.format(phone=phone))
+    assert status == 200
+    assert answer.startswith(("Not allowed:", "Owner of", "granted is now")), answer
+    return not answer.startswith("Not allowed:")
+
+
 async def read_contact(system: System, who: str) -> bool:
     phone = f"+5255{next(_phones):08d}"
     system.store.set_owner([phone], "", "", "test")
@@ -235,6 +245,11 @@ ROWS: dict[str, tuple[Action, tuple[bool | None, ...]]] = {
         lambda s, w: exclusive(s, w, "care"), (Y, Y, Y, Y, N, N, N, N)),
     "exclusive agent in sales (API)": (
         lambda s, w: exclusive(s, w, "sales"), (Y, Y, Y, N, Y, N, N, N)),
+    "owner: care department (Slack command)": (
+        lambda s, w: owner_command(s, w, "owner {phone} care/front"), (_, Y, Y, Y, N, N, N, N)),
+    "exclusive agent in sales (Slack command)": (
+        lambda s, w: owner_command(s, w, "exclusive {phone} sales granted"),
+        (_, Y, Y, N, Y, N, N, N)),
     "read a contact's owners (API)": (read_contact, (Y, Y, Y, Y, Y, N, N, N)),
     "escalate someone else's (API)": (
         lambda s, w: escalate_api(s, w, own=False), (Y, Y, Y, N, N, N, N, N)),
