@@ -424,3 +424,16 @@ async def test_a_grant_set_through_the_api_counts_at_once(desk: System) -> None:
     status, data = await api(desk, "plain", "PUT", f"/api/contacts/{phone}/exclusive/sales",
                              {"agent": "granted"})
     assert status == 403 and '"assign owners" permission in sales' in data["error"]
+
+
+async def test_bulk_owners_by_grant_check_every_contact(desk: System) -> None:
+    free, taken = "+525500000004", "+525500000005"
+    assert (await api(desk, "admin token", "PUT", f"/api/contacts/{taken}/owner",
+                      {"type": "department", "id": "sales/team"}))[0] == 200
+    body = {"contacts": [free, taken], "owner": {"type": "department", "id": "care/front"}}
+    status, data = await api(desk, "granted", "POST", "/api/owners/bulk", body)
+    assert status == 403 and data["error"].startswith(f"contact {taken} is owned by department")
+    assert desk.store.contact_id(free) is None  # nothing written, not even the first contact
+    body["contacts"] = [free]
+    status, data = await api(desk, "granted", "POST", "/api/owners/bulk", body)
+    assert status == 200 and data["updated"] == 1
