@@ -31,8 +31,7 @@ def setup(app: web.Application, services: Services) -> None:
         text = reply.text.strip()
         ctx = services.ctx
         if text.startswith(NOTE):
-            noted = services.done(await actions.note(ctx, reply, text[len(NOTE):]))
-            result = Replied(noted.outcome)
+            result = services.done(await actions.note(ctx, reply, text[len(NOTE):]))
         elif saved := SAVED.match(text):
             result = services.done(await actions.send_saved(ctx, reply, saved.group(1)))
         else:
