@@ -48,6 +48,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         twilio_sid=s.twilio_account_sid, twilio_token=s.twilio_auth_token,
         twilio_api_base=s.twilio_api_base, slack_token=s.slack_bot_token,
         slack_api_base=s.slack_api_base, public_url=s.public_url, sandbox=s.sandbox,
+        twilio_overrides=s.twilio_connection_overrides,
     )
     print(f"relaydesk worker on queue {s.rq_queue}", file=sys.stderr, flush=True)
     run(context, s.rq_redis_url, s.rq_queue, burst=args.burst)
