@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -55,31 +53,32 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_up(_: argparse.Namespace) -> None:
-    """Embedded Redis (unless REDIS_URL is set), then the Procfile's processes via honcho."""
+    """Embedded Redis (unless REDIS_URL is set), then the Procfile's processes, restarted if
+    they crash (see gateway.supervisor)."""
     from gateway.redis_launcher import EmbeddedRedis
+    from gateway.supervisor import Supervisor, read_procfile
 
     settings = load_settings()
     _workspace(settings.gateway_config)  # fail fast, before starting anything
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYTHONUNBUFFERED", "1")
-    env["WEB_PORT"] = str(settings.port)  # honcho gives each process its own PORT
+    env["WEB_PORT"] = str(settings.port)
     server = None
     if settings.embedded_redis:
         data = Path(settings.relaydesk_var) / "redis"
         server = EmbeddedRedis(data, port=settings.embedded_redis_port).start()
         print(f"embedded redis on {settings.redis_url} (data in {data})", file=sys.stderr)
     env["REDIS_URL"] = settings.redis_url  # what every other command derives, made explicit
-    honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", "Procfile"],
-                              env=env)
+    processes = {name: [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
+                 for name, argv in read_procfile("Procfile").items()}
     try:
-        honcho.wait()
-    except KeyboardInterrupt:
-        honcho.send_signal(signal.SIGINT)
-        honcho.wait()
+        code = Supervisor(processes, env).run()
     finally:
         if server:
             server.stop()
+    if code:
+        sys.exit(code)
 
 
 def cmd_config_check(args: argparse.Namespace) -> None:
