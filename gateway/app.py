@@ -28,7 +28,10 @@ async def errors_as_json(request: web.Request, handler: web.Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error(exc.status, exc.reason)
+        response = error(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the resource has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except ActionError as exc:  # a use case refused: its reason, with the status that fits
         return error(STATUS[type(exc)], exc.reason)
     except UNAVAILABLE as exc:
