@@ -67,7 +67,8 @@ def cmd_up(_: argparse.Namespace) -> None:
     server = None
     if settings.embedded_redis:
         data = Path(settings.relaydesk_var) / "redis"
-        server = EmbeddedRedis(data, port=settings.embedded_redis_port).start()
+        server = EmbeddedRedis(data, port=settings.embedded_redis_port,
+                               appendfsync=os.environ.get("REDIS_APPENDFSYNC", "everysec")).start()
         print(f"embedded redis on {settings.redis_url} (data in {data})", file=sys.stderr)
     env["REDIS_URL"] = settings.redis_url  # what every other command derives, made explicit
     processes = {name: [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]

@@ -9,6 +9,7 @@ Redis runs as the README recommends for production: AOF with ``appendfsync every
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections import Counter
@@ -38,7 +39,7 @@ from tests.signing import encode_form, twilio_signature, whatsapp_form
 
 pytestmark = pytest.mark.timeout(150)
 
-APPENDFSYNC = "everysec"
+APPENDFSYNC = os.environ.get("FAULTS_APPENDFSYNC", "everysec")  # or "always"
 SENDERS = 6            # webhooks in flight at once
 CONTACTS = 18          # customers writing (one conversation each)
 STREAM = 12.0          # seconds of traffic
