@@ -102,10 +102,16 @@ def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
 
 def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
                since: float) -> str | None:
+    # limit 15: what Slack allows non-Marketplace apps per call; the window starts 5 s before
+    # the first attempt, so the post is among the first few.
     args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
-            "limit": 200}
-    found = (ctx.slack.conversations_replies(ts=thread_ts, **args) if thread_ts
-             else ctx.slack.conversations_history(**args))
+            "limit": 15}
+    try:
+        found = (ctx.slack.conversations_replies(ts=thread_ts, **args) if thread_ts
+                 else ctx.slack.conversations_history(**args))
+    except SlackApiError as exc:  # cannot look: post again rather than block the outbox
+        log.warning("slack.post_lookup_failed", ident=ident, error=exc.response.get("error"))
+        return None
     for message in found.get("messages") or []:
         if ((message.get("metadata") or {}).get("event_payload") or {}).get("id") == ident:
             return str(message["ts"])
