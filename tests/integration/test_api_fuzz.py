@@ -28,6 +28,8 @@ from tests.e2e.conftest import clean_env, stop
 
 HERE = Path(__file__).parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+# An agent is refused most operations (403): fewer examples find what there is to find.
+SHARE = {"admin": 1.0, "agent": 0.4}
 SEED = os.environ.get("FUZZ_SEED", "20261123")
 TOKENS = {"admin": Principal("admin", "fuzz"), "agent": Principal("agent", "ana", agent="ana")}
 
@@ -70,7 +72,7 @@ def test_api_conforms_to_its_openapi_document(api: tuple[str, dict[str, str]], w
         [str(Path(sys.executable).parent / "st"), "--config-file",
          str(HERE / "schemathesis.toml"), "run", f"{base}/api/openapi.json",
          "-H", f"Authorization: Bearer {tokens[who]}",  # every check runs by default
-         "--max-examples", str(EXAMPLES), "--seed", SEED, "--no-color",
+         "--max-examples", str(max(1, round(EXAMPLES * SHARE[who]))), "--seed", SEED, "--no-color",
          "--request-timeout", "10", "--generation-database", "none",
          "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
