@@ -90,7 +90,7 @@ def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
     mark = ctx.store.keys.lock(f"posting:{ident}")
     now = time.time()
     if not ctx.store.redis.set(mark, f"{now:.6f}", nx=True, ex=86400):
-        since = float(ctx.store.redis.get(mark) or now) - 5
+        since = float(ctx.store.redis.get(mark) or now) - 2  # clock skew with Slack
         found = _find_post(ctx, ident, channel, thread_ts, since)
         if found:
             log.info("slack.post_found", ident=ident, ts=found)
@@ -101,20 +101,26 @@ def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
 
 
 def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
-               since: float) -> str | None:
-    # limit 15: what Slack allows non-Marketplace apps per call; the window starts 5 s before
-    # the first attempt, so the post is among the first few.
+               since: float, pages: int = 10) -> str | None:
+    """The ts of the post carrying ``ident`` made since ``since``, if Slack has it. A busy
+    thread has many posts in that window: follow the cursor (a few pages at most)."""
     args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
-            "limit": 15}
-    try:
-        found = (ctx.slack.conversations_replies(ts=thread_ts, **args) if thread_ts
-                 else ctx.slack.conversations_history(**args))
-    except SlackApiError as exc:  # cannot look: post again rather than block the outbox
-        log.warning("slack.post_lookup_failed", ident=ident, error=exc.response.get("error"))
-        return None
-    for message in found.get("messages") or []:
-        if ((message.get("metadata") or {}).get("event_payload") or {}).get("id") == ident:
-            return str(message["ts"])
+            "limit": 200}
+    cursor = None
+    for _ in range(pages):
+        try:
+            found = (ctx.slack.conversations_replies(ts=thread_ts, cursor=cursor, **args)
+                     if thread_ts else ctx.slack.conversations_history(cursor=cursor, **args))
+        except SlackApiError as exc:  # cannot look: post again rather than block the outbox
+            log.warning("slack.post_lookup_failed", ident=ident,
+                        error=exc.response.get("error"))
+            return None
+        for message in found.get("messages") or []:
+            if ((message.get("metadata") or {}).get("event_payload") or {}).get("id") == ident:
+                return str(message["ts"])
+        cursor = (found.get("response_metadata") or {}).get("next_cursor")
+        if not found.get("has_more") or not cursor:
+            return None
     return None
 
 

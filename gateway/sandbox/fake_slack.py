@@ -258,9 +258,12 @@ class FakeSlack:
         found.sort(key=lambda m: float(m["ts"]), reverse=not thread)
         with_metadata = str(params.get("include_all_metadata")).lower() in ("true", "1")
         limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)  # the cursor is an offset here
+        page, more = found[start:start + limit], len(found) > start + limit
         return {"messages": [self._public(m) | ({"metadata": m["metadata"]} if with_metadata
-                                                and m.get("metadata") else {})
-                             for m in found[:limit]], "has_more": len(found) > limit}
+                                                and m.get("metadata") else {}) for m in page],
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _update(self, params: Params) -> Params:
         channel = _need(params, "channel", "channel_not_found")
