@@ -49,7 +49,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         twilio_overrides=s.twilio_connection_overrides,
     )
     print(f"relaydesk worker on queue {s.rq_queue}", file=sys.stderr, flush=True)
-    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst)
+    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst, sweeper_grace=s.sweeper_grace)
 
 
 def cmd_up(_: argparse.Namespace) -> None:

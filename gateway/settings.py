@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     sandbox_requested: bool = Field(
         False, validation_alias=AliasChoices("SANDBOX", "sandbox_requested"),
         description="SANDBOX=1: run the sandbox on a non-loopback HOST (it has public tokens)")
+    sweeper_grace: float = Field(30.0, gt=0, description="seconds before the worker's sweeper "
+                                 "re-enqueues work whose job was lost")
 
     _embedded_redis: bool = PrivateAttr(False)
 

@@ -45,10 +45,10 @@ def wait_for_redis(connection: redis.Redis, every: float = 0.5) -> None:
 
 
 def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
-        burst: bool = False) -> None:
+        burst: bool = False, sweeper_grace: float = 30.0) -> None:
     install(context)
     connection = sync_client(rq_redis_url, socket_timeout=None)  # RQ sets its own
-    sweeper = Sweeper(context.store, context.dispatcher,
+    sweeper = Sweeper(context.store, context.dispatcher, grace=sweeper_grace,
                       also=lambda: remind_waiting(context))
     scheduler = Scheduler(queue, connection)
     if burst:
