@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 
 from gateway import api, media_routes, slack_routes, twilio_routes
+from gateway.redis_fast import PipelinedRedis
 from gateway.services import SERVICES, Services, error, unavailable
 from gateway.settings import Settings
 from routing.config import Workspace
@@ -86,6 +87,13 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
         dispatcher=Dispatcher(sync_client(settings.rq_redis_url), settings.rq_queue),
     )
     app[SERVICES] = services
+    try:  # Twilio's webhooks, the hot path, run their scripts auto-pipelined (redis_fast.py)
+        pipelined: PipelinedRedis | None = PipelinedRedis.from_url(settings.redis_url,
+                                                                   decode_responses=True)
+    except ValueError:  # rediss:// or a unix socket: redis-py's client does it all
+        pipelined = None
+    if pipelined is not None:
+        app[twilio_routes.SCRIPTS] = Store(pipelined, settings.redis_namespace)
 
     async def start(_: web.Application) -> None:
         await services.store.seed(workspace)
@@ -98,6 +106,8 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     async def close(_: web.Application) -> None:
         await services.stop()
         await client.aclose()
+        if pipelined is not None:
+            await pipelined.aclose()
 
     app.on_startup.append(start)
     app.on_cleanup.append(close)
