@@ -6,7 +6,9 @@ query), not the URL this process sees, so the check holds behind a TLS-terminati
 
 from __future__ import annotations
 
+import base64
 import codecs
+import hashlib
 import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
@@ -55,16 +57,23 @@ def parse_form(raw: bytes, declared_charset: str | None) -> dict[str, str]:
     return dict(pairs)
 
 
+def compute_signature(auth_token: str, url: str, params: Mapping[str, str]) -> bytes:
+    """Twilio's signature of a form POST: HMAC-SHA1 of the URL followed by every parameter
+    name and value, sorted by name, base64-encoded. The SDK's ``compute_signature`` for a
+    dict of single values, without its per-call set-up (a quarter of the time)."""
+    payload = url + "".join([name + params[name] for name in sorted(params)])
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest)
+
+
 def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
     """One HMAC for the exact public URL (the usual case); then the SDK's full check, which
     also accepts the URL with or without an explicit default port."""
     if not signature or not signature.isascii():  # a base64 HMAC is ASCII
         return False
-    validator = RequestValidator(auth_token)
-    expected = validator.compute_signature(url, dict(params))
-    if hmac.compare_digest(expected.encode(), signature.encode()):
+    if hmac.compare_digest(compute_signature(auth_token, url, params), signature.encode()):
         return True
-    return validator.validate(url, dict(params), signature)
+    return RequestValidator(auth_token).validate(url, dict(params), signature)
 
 
 def _required(form: Mapping[str, str], name: str) -> str:

@@ -1,0 +1,81 @@
+"""The auto-pipelining client the Twilio webhooks use: same results as redis-py's, in order,
+several requests per write, and the failures redis-py would raise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+
+from gateway.redis_fast import PipelinedRedis
+from gateway.redis_launcher import EmbeddedRedis, free_port
+from routing.store import Store
+from routing.types import InboundMessage, InboundResult
+
+
+def message(i: int) -> InboundMessage:
+    phone = f"+5255{30_000_000 + i:08d}"
+    return InboundMessage(f"SM{i:032x}", "whatsapp", phone, f"whatsapp:{phone}",
+                          "whatsapp:+14155238886", f"hola {i}")
+
+
+async def test_concurrent_scripts_share_writes_and_keep_their_own_replies(
+        redis_server: EmbeddedRedis, namespace: str, sync_redis: redis.Redis) -> None:
+    client = PipelinedRedis.from_url(redis_server.url)
+    store = Store(client, namespace)
+    try:
+        first = await store.inbound(message(50), "support-wa", "general")  # loads the script
+        assert InboundResult.parse(first).outcome == "stored"
+        writes = client.writes
+        raws = await asyncio.gather(*(store.inbound(message(i), "support-wa", "general")
+                                      for i in range(50)))
+        results = [InboundResult.parse(raw) for raw in raws]
+        assert [r.outcome for r in results] == ["stored"] * 50
+        assert len({r.message_id for r in results}) == 50
+        assert client.writes - writes == 1  # all 50 scripts went out in one write
+        for i, r in enumerate(results):  # each caller got the reply to its own message
+            stored = sync_redis.hgetall(store.keys.msg(r.message_id))
+            assert stored[b"body"] == f"hola {i}".encode()
+        again = InboundResult.parse(await store.inbound(message(7), "support-wa", "general"))
+        assert (again.outcome, again.message_id) == ("duplicate", results[7].message_id)
+    finally:
+        await client.aclose()
+
+
+async def test_errors_and_a_flushed_script_cache(redis_server: EmbeddedRedis,
+                                                 sync_redis: redis.Redis) -> None:
+    client = PipelinedRedis.from_url(redis_server.url)
+    try:
+        script = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        sync_redis.delete("fast:n")
+        assert await script(keys=["fast:n"], args=[2]) == 2
+        sync_redis.script_flush()
+        assert await script(keys=["fast:n"], args=[3]) == 5  # NOSCRIPT: loaded, run again
+        with pytest.raises(redis.ResponseError):
+            await script(keys=["fast:n"], args=["not a number"])
+        assert await client.execute("GET", "fast:n") == b"5"  # the connection is still usable
+    finally:
+        await client.aclose()
+
+
+async def test_a_lost_connection_fails_in_flight_commands_then_reconnects(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    port = free_port()
+    server = EmbeddedRedis(tmp_path_factory.mktemp("fast"), port=port, appendonly=False).start()
+    client = PipelinedRedis.from_url(server.url)
+    try:
+        assert await client.execute("PING") == b"PONG"
+        blocked = asyncio.ensure_future(client.execute("BLPOP", "fast:never", 0))
+        await asyncio.sleep(0.05)
+        server.stop()
+        with pytest.raises(redis.ConnectionError):
+            await blocked
+        with pytest.raises(redis.ConnectionError):
+            await client.execute("PING")
+        server = EmbeddedRedis(tmp_path_factory.mktemp("fast2"), port=port,
+                               appendonly=False).start()
+        assert await client.execute("PING") == b"PONG"
+    finally:
+        await client.aclose()
+        server.stop()
