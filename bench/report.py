@@ -26,6 +26,8 @@ def target_summary(result: WrkResult, server_cpu: float | None) -> dict[str, Any
         "latency_ms": {"p50": round(result.p50_ms, 2), "p90": round(result.p90_ms, 2),
                        "p99": round(result.p99_ms, 2), "max": round(result.max_ms, 2)},
         "cpu_percent": {"server": share(server_cpu), "loadgen": share(result.loadgen_cpu)},
+        "server_cpu_us_per_request": (round(1e6 * server_cpu / result.requests, 1)
+                                      if server_cpu is not None and result.requests else None),
     }
 
 
@@ -33,7 +35,9 @@ def comparison(gateway: dict[str, Any], ceiling: dict[str, Any]) -> dict[str, An
     ratio = round(gateway["rps"] / ceiling["rps"], 3) if ceiling["rps"] else None
     gw_p50, ceil_p50 = gateway["latency_ms"]["p50"], ceiling["latency_ms"]["p50"]
     p50 = round(gw_p50 / ceil_p50, 2) if gw_p50 and ceil_p50 else None
-    return {"rps_ratio": ratio, "p50_latency_ratio": p50}
+    gw_cpu, ceil_cpu = (t["server_cpu_us_per_request"] for t in (gateway, ceiling))
+    cpu = round(ceil_cpu / gw_cpu, 3) if gw_cpu and ceil_cpu else None
+    return {"rps_ratio": ratio, "p50_latency_ratio": p50, "cpu_per_request_ratio": cpu}
 
 
 def write_json(summary: dict[str, Any], directory: Path) -> Path:
@@ -50,9 +54,15 @@ def _target_line(name: str, t: dict[str, Any]) -> str:
     lat, cpu = t["latency_ms"], t["cpu_percent"]
     errors = sum(t["errors"].values())
     wraps = f" (list wrapped {t['wraps']}x)" if t["wraps"] else ""
+    per_request = t["server_cpu_us_per_request"]
     return (f"  {name:<8} {t['rps']:>8.0f} {lat['p50']:>7.2f} {lat['p90']:>7.2f} "
             f"{lat['p99']:>7.2f} {errors:>6} {_pct(cpu['server']):>6} "
+            f"{'n/a' if per_request is None else f'{per_request:.0f}':>7} "
             f"{_pct(cpu['loadgen']):>7}{wraps}")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -90,7 +100,7 @@ def render(summary: dict[str, Any]) -> str:
         f"webhooks over {run['customers']} customers after {run['warmup']} warm-up; "
         f"{run['cpus']} CPUs, {pinned}",
         f"  {'target':<8} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'errors':>6} "
-        f"{'srvcpu':>6} {'wrkcpu':>7}",
+        f"{'srvcpu':>6} {'us/req':>7} {'wrkcpu':>7}",
     ]
     for i, r in enumerate(rounds, 1):
         lines.append(f" round {i}:")
@@ -98,10 +108,14 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(_target_line("gateway", r["gateway"]))
         c = r["comparison"]
         lines.append(f"  gateway / ceiling: {c['rps_ratio']:.2f} of the throughput, "
-                     f"p50 latency x{c['p50_latency_ratio']:.2f}")
-    ratios = [r["comparison"]["rps_ratio"] for r in rounds]
-    lines.append(f"gateway / ceiling throughput: {statistics.median(ratios):.2f} (median of "
-                 f"{len(ratios)}: {', '.join(f'{x:.2f}' for x in ratios)})")
+                     f"p50 latency x{c['p50_latency_ratio']:.2f}, "
+                     f"{_num(c['cpu_per_request_ratio'])} of the CPU efficiency")
+    for key, what in (("rps_ratio", "throughput"),
+                      ("cpu_per_request_ratio", "CPU efficiency (ceiling us/req / gateway's)")):
+        ratios = [r["comparison"][key] for r in rounds if r["comparison"][key] is not None]
+        if ratios:
+            lines.append(f"gateway / ceiling {what}: {statistics.median(ratios):.2f} (median "
+                         f"of {len(ratios)}: {', '.join(f'{x:.2f}' for x in ratios)})")
     lines += [
         "redis per inbound message (last gateway run):",
         _redis_line("  routing", rd["routing"]),

@@ -54,7 +54,7 @@ def pack(*parts: Arg) -> bytes:
     """One command in RESP."""
     out = [b"*%d\r\n" % len(parts)]
     for part in parts:
-        data = _encode(part)
+        data = part.encode() if type(part) is str else _encode(part)
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
 
@@ -127,13 +127,18 @@ class PipelinedRedis:
         """Send one command with whatever else this loop turn sends; await its reply."""
         if self._protocol is None:
             await self._connect()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._buffer.append(pack(*parts))
+        return await self.send(pack(*parts))
+
+    def send(self, command: bytes) -> asyncio.Future[Any]:
+        """Queue a packed command for this loop turn's write (connected clients only)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._buffer.append(command)
         self._waiting.append(future)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        return await future
+            loop.call_soon(self._flush)
+        return future
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -204,8 +209,11 @@ class Script:
 
     async def __call__(self, keys: Sequence[Arg] = (), args: Iterable[Arg] = ()) -> Any:
         args = tuple(args)
+        client = self.client
         try:
-            return await self.client.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+            if client._protocol is None:
+                await client._connect()
+            return await client.send(pack("EVALSHA", self.sha, len(keys), *keys, *args))
         except NoScriptError:
             await self.client.execute("SCRIPT", "LOAD", self.script)
             return await self.client.execute("EVALSHA", self.sha, len(keys), *keys, *args)
