@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import platform
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -26,7 +28,7 @@ import aiohttp
 import redis
 from rq import Queue
 
-from bench import report
+from bench import e2e, report
 from bench import routing as routing_bench
 from bench.load import CUSTOMERS, PATH
 from bench.processes import Server, StartupFailed, gateway_env, spawn, wait_ready
@@ -36,6 +38,7 @@ from gateway.redis_launcher import EmbeddedRedis, free_port
 from gateway.settings import SANDBOX_TWILIO_TOKEN, Settings
 from routing.config import load_config
 
+LIGHT = 50.0  # customer messages per second of the reference end-to-end run
 RESULTS = Path(__file__).resolve().parent / "results"
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "relaydesk.yaml"
 
@@ -47,6 +50,7 @@ class Config:
     concurrency: int
     warmup: int  # webhooks in the gateway's warm-up (opens every customer's conversation)
     quick: bool
+    e2e_seconds: float  # each end-to-end run; 0 skips them
 
     @property
     def per_round(self) -> int:
@@ -60,13 +64,17 @@ def parse_args(argv: list[str] | None) -> Config:
     p.add_argument("--seconds", type=float, help="each measured wrk run (default 5)")
     p.add_argument("--rounds", type=int, help="ceiling + gateway pairs (default 2)")
     p.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
+    p.add_argument("--e2e-seconds", type=float, help="each end-to-end run (default 5; 0: none)")
     p.add_argument("--quick", action="store_true", help="a short smoke run")
     args = p.parse_args(argv)
     if args.concurrency < 1 or (args.rounds is not None and args.rounds < 1):
         p.error("--rounds and --concurrency must be at least 1")
+    e2e = args.e2e_seconds
     if args.quick:
-        return Config(args.seconds or 2.0, args.rounds or 1, args.concurrency, 1000, True)
-    return Config(args.seconds or 5.0, args.rounds or 2, args.concurrency, 2000, False)
+        return Config(args.seconds or 2.0, args.rounds or 1, args.concurrency, 1000, True,
+                      2.0 if e2e is None else e2e)
+    return Config(args.seconds or 4.0, args.rounds or 3, args.concurrency, 2000, False,
+                  5.0 if e2e is None else e2e)
 
 
 @dataclass
@@ -129,11 +137,12 @@ def measure(cfg: Config, webhooks: Path, gateway: Server, ceiling: Server, routi
 def run_info(cfg: Config, redis_version: str, load_core: int | None) -> dict[str, Any]:
     return {
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": cfg.seconds,
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "rounds": cfg.rounds, "warmup": cfg.warmup, "customers": CUSTOMERS,
         "concurrency": cfg.concurrency, "quick": cfg.quick, "cpus": os.cpu_count(),
         "pinned": load_core is not None, "python": platform.python_version(),
         "aiohttp": aiohttp.__version__, "redis_server": redis_version,
-        "loop": os.environ.get("BENCH_LOOP", "gateway default"),
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
     }
 
 
@@ -181,6 +190,18 @@ def run(cfg: Config) -> dict[str, Any]:
         return measure(cfg, webhooks, gateway, ceiling, routing.url, rq.url, load_core)
 
 
+def run_e2e(cfg: Config, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """At half the gateway's measured maximum inbound rate (what issue 11 asks), then at a
+    light load, for reference."""
+    half = statistics.median(r["gateway"]["rps"] for r in summary["rounds"]) / 2
+    runs = []
+    for label, rate in (("at half the max inbound rate", half), ("at a light load", LIGHT)):
+        result = e2e.run(rate, cfg.e2e_seconds)
+        result["label"] = label
+        runs.append(result)
+    return runs
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     # Raise at once, not when asyncio.run's own handler would (at the next await): a terminal's
     # Ctrl-C also stops the Redis servers, which share our process group, and the bench must
@@ -204,6 +225,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"bench: {exc}")
     print(report.render(summary))
     print(routing_bench.render(summary["routing"]))
+    if cfg.e2e_seconds:
+        try:
+            summary["e2e"] = run_e2e(cfg, summary)
+        except KeyboardInterrupt:
+            sys.exit("bench: interrupted; servers stopped")
+        for result in summary["e2e"]:
+            print(e2e.render(result, f" {result['label']}"))
+    summary["run"]["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
+    print(f"machine load average (1/5/15 min): {summary['run']['load_average']} at the start, "
+          f"{summary['run']['load_average_end']} at the end (2 CPUs; above ~2 other work "
+          "competed with the bench)")
     if tail := summary["checks"]["gateway_log_tail"]:
         print(f"gateway log (last lines):\n{tail}", file=sys.stderr)
     print(f"results: {report.write_json(summary, RESULTS)}")

@@ -70,10 +70,6 @@ def spawn(name: str, args: list[str], port: int, log_dir: Path,
     then stops the child itself."""
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
-    if os.environ.get("BENCH_LOOP") == "uvloop" and args[0] == "-m":
-        args = ["-c", "import asyncio, runpy, sys, uvloop; "
-                "asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
-                f"runpy.run_module({args[1]!r}, run_name='__main__', alter_sys=True)", *args[2:]]
     process = subprocess.Popen(
         [sys.executable, *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -98,7 +98,7 @@ def render(summary: dict[str, Any]) -> str:
         f"relaydesk bench: wrk, 1 thread, {run['concurrency']} connections, "
         f"{run['seconds']:g} s per run, {run['rounds']} round(s), distinct signed WhatsApp "
         f"webhooks over {run['customers']} customers after {run['warmup']} warm-up; "
-        f"{run['cpus']} CPUs, {pinned}",
+        f"{run['cpus']} CPUs, {pinned}; both servers on {run['loop']}, log level warning",
         f"  {'target':<8} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'errors':>6} "
         f"{'srvcpu':>6} {'us/req':>7} {'wrkcpu':>7}",
     ]
