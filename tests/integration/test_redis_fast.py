@@ -11,7 +11,7 @@ import redis
 from gateway.redis_fast import PipelinedRedis
 from gateway.redis_launcher import EmbeddedRedis, free_port
 from routing.store import Store
-from routing.types import InboundMessage, InboundResult
+from routing.types import InboundMessage
 
 
 def message(i: int) -> InboundMessage:
@@ -22,23 +22,22 @@ def message(i: int) -> InboundMessage:
 
 async def test_concurrent_scripts_share_writes_and_keep_their_own_replies(
         redis_server: EmbeddedRedis, namespace: str, sync_redis: redis.Redis) -> None:
-    client = PipelinedRedis.from_url(redis_server.url)
+    client = PipelinedRedis.from_url(redis_server.url, decode_responses=True)
     store = Store(client, namespace)
     try:
         first = await store.inbound(message(50), "support-wa", "general")  # loads the script
-        assert InboundResult.parse(first).outcome == "stored"
+        assert first.outcome == "stored"
         writes = client.writes
-        raws = await asyncio.gather(*(store.inbound(message(i), "support-wa", "general")
-                                      for i in range(50)))
-        results = [InboundResult.parse(raw) for raw in raws]
+        results = await asyncio.gather(*(store.inbound(message(i), "support-wa", "general")
+                                         for i in range(50)))
         assert [r.outcome for r in results] == ["stored"] * 50
-        assert len({r.message_id for r in results}) == 50
+        assert len({r.message for r in results}) == 50
         assert client.writes - writes == 1  # all 50 scripts went out in one write
         for i, r in enumerate(results):  # each caller got the reply to its own message
-            stored = sync_redis.hgetall(store.keys.msg(r.message_id))
-            assert stored[b"body"] == f"hola {i}".encode()
-        again = InboundResult.parse(await store.inbound(message(7), "support-wa", "general"))
-        assert (again.outcome, again.message_id) == ("duplicate", results[7].message_id)
+            stored = sync_redis.hgetall(store.keys.msg(r.message))
+            assert stored["body"] == f"hola {i}"
+        again = await store.inbound(message(7), "support-wa", "general")
+        assert (again.outcome, again.message) == ("duplicate", results[7].message)
     finally:
         await client.aclose()
 
@@ -55,6 +54,9 @@ async def test_errors_and_a_flushed_script_cache(redis_server: EmbeddedRedis,
         with pytest.raises(redis.ResponseError):
             await script(keys=["fast:n"], args=["not a number"])
         assert await client.execute("GET", "fast:n") == b"5"  # the connection is still usable
+        text = PipelinedRedis.from_url(redis_server.url, decode_responses=True)
+        assert await text.execute("GET", "fast:n") == "5"  # decoded, like redis-py's option
+        await text.aclose()
     finally:
         await client.aclose()
 
