@@ -84,9 +84,10 @@ def _capacity_line(r: dict[str, Any]) -> str:
              "(I/O and parsing included)"]
     if script and cpu:
         lines.append(
-            f"  => one Redis core routes at most ~{1e6 / cpu:,.0f} messages/s for one namespace "
-            f"at this batching (~{1e6 / script:,.0f}/s if I/O were free): a namespace is one "
-            "hash slot, and scripts run one at a time")
+            f"  => one Redis core routes about {1e6 / cpu:,.0f} messages/s for one namespace "
+            "(a namespace is one hash slot and its scripts run one at a time); the script's "
+            f"own time says {1e6 / script:,.0f}/s, but commandstats time is wall-clock inside "
+            "Redis and grows when a busy machine preempts it")
     return "\n".join(lines)
 
 
