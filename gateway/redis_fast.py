@@ -14,9 +14,13 @@ the same ``Store`` methods (with their argument order) drive it::
     store = Store(PipelinedRedis.from_url(url, decode_responses=True), namespace)
     raw = await store.inbound(msg, campaign, department, has_bot)
 
-A lost connection fails the commands in flight with ``redis.ConnectionError`` (as redis-py
-would) and the next command reconnects. ``NOSCRIPT`` (a restarted or flushed Redis) loads
-the script and runs it again, as redis-py's ``Script`` does.
+Bounds as ``routing.connection``'s clients: connecting gives up after ``CONNECT_TIMEOUT``
+(``redis.ConnectionError``), and a reply that takes longer than ``SOCKET_TIMEOUT`` drops the
+connection and fails every command in flight with ``redis.TimeoutError``; both are among
+``UNAVAILABLE``, which the gateway answers with a 503. A lost connection fails the commands in
+flight with ``redis.ConnectionError`` (as redis-py would) and the next command reconnects.
+``NOSCRIPT`` (a restarted or flushed Redis) loads the script and runs it again, as redis-py's
+``Script`` does.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from urllib.parse import urlparse
 import hiredis
 import redis
 from redis.exceptions import NoScriptError, ResponseError
+
+from routing.connection import CONNECT_TIMEOUT, SOCKET_TIMEOUT
 
 Arg = str | bytes | int | float
 
@@ -78,9 +84,11 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        waiting = self.client._waiting
+        waiting, deadlines = self.client._waiting, self.client._deadlines
         while (reply := self.reader.gets()) is not False:
             future = waiting.popleft()
+            if deadlines:
+                deadlines.popleft()
             if not future.done():  # the caller may have been cancelled meanwhile
                 if isinstance(reply, hiredis.ReplyError):
                     future.set_exception(_error(reply))
@@ -103,6 +111,8 @@ class PipelinedRedis:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._deadlines: deque[float] = deque()  # when each command in flight times out
+        self._watchdog: asyncio.TimerHandle | None = None
         self._buffer: list[bytes] = []
         self._flush_scheduled = False
         self.writes = 0  # how many writes (round trips) went out: for tests and the bench
@@ -148,6 +158,27 @@ class PipelinedRedis:
             return  # connection lost before the flush: its commands have already failed
         protocol.transport.write(data)
         self.writes += 1
+        loop = asyncio.get_running_loop()
+        sent = len(self._waiting) - len(self._deadlines)
+        self._deadlines.extend([loop.time() + SOCKET_TIMEOUT] * sent)
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(1.0, self._watch)
+
+    def _watch(self) -> None:
+        """Once a second while commands are in flight: drop a connection whose oldest reply
+        is overdue (its replies could no longer be matched to their commands)."""
+        self._watchdog = None
+        protocol = self._protocol
+        if protocol is None or not self._deadlines:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() > self._deadlines[0]:
+            self._fail(protocol, redis.TimeoutError(
+                f"Timeout reading from {self.host}:{self.port}"))
+            if protocol.transport is not None:
+                protocol.transport.abort()
+            return
+        self._watchdog = loop.call_later(1.0, self._watch)
 
     async def _connect(self) -> _Protocol:
         if self._connecting is None:
@@ -161,11 +192,11 @@ class PipelinedRedis:
     async def _open(self) -> _Protocol:
         loop = asyncio.get_running_loop()
         try:
-            _, protocol = await loop.create_connection(
-                lambda: _Protocol(self), self.host, self.port)
-        except OSError as exc:
+            _, protocol = await asyncio.wait_for(loop.create_connection(
+                lambda: _Protocol(self), self.host, self.port), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
             raise redis.ConnectionError(
-                f"Error connecting to {self.host}:{self.port}: {exc}") from exc
+                f"Error connecting to {self.host}:{self.port}: {exc or 'timeout'}") from exc
         hello: list[bytes] = []
         if self.password:
             hello.append(pack("AUTH", *([self.username] if self.username else []),
@@ -178,22 +209,33 @@ class PipelinedRedis:
             assert protocol.transport is not None
             protocol.transport.write(b"".join(hello))
             for future in futures:
-                await future
+                await asyncio.wait_for(future, SOCKET_TIMEOUT)
         self._protocol = protocol
         return protocol
 
     def _lost(self, protocol: _Protocol, exc: Exception | None) -> None:
-        if protocol is self._protocol:
-            self._protocol = None
-        error = redis.ConnectionError(f"Connection to {self.host}:{self.port} lost"
-                                      + (f": {exc}" if exc else ""))
+        self._fail(protocol, redis.ConnectionError(
+            f"Connection to {self.host}:{self.port} lost" + (f": {exc}" if exc else "")))
+
+    def _fail(self, protocol: _Protocol, error: Exception) -> None:
+        """Forget a connection and fail everything sent or about to be sent on it."""
+        if protocol is not self._protocol and self._protocol is not None:
+            return  # an older connection: its commands were failed when it was replaced
+        self._protocol = None
         waiting, self._waiting = self._waiting, deque()
+        self._deadlines.clear()
         self._buffer = []
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         for future in waiting:
             if not future.done():
                 future.set_exception(error)
 
     async def aclose(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         protocol, self._protocol = self._protocol, None
         if protocol is not None and protocol.transport is not None:
             protocol.transport.close()

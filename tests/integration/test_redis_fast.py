@@ -81,3 +81,19 @@ async def test_a_lost_connection_fails_in_flight_commands_then_reconnects(
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_a_silent_server_times_out_and_an_absent_one_is_unavailable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gateway.redis_fast.SOCKET_TIMEOUT", 0.2)
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never answers
+    port = server.sockets[0].getsockname()[1]
+    client = PipelinedRedis(port=port)
+    try:
+        with pytest.raises(redis.TimeoutError):
+            await client.execute("PING")
+    finally:
+        await client.aclose()
+        server.close()
+    with pytest.raises(redis.ConnectionError):
+        await PipelinedRedis(port=free_port()).execute("PING")
