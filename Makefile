@@ -28,8 +28,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## bench: inbound webhook throughput vs a bare aiohttp ceiling, Redis commands per message
+## bench: inbound webhook throughput vs a bare aiohttp ceiling (wrk), Redis cost per message
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m bench
 
 clean:

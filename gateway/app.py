@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import redis
@@ -9,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from gateway import api, media_routes, slack_routes, twilio_routes
+from gateway.redis_fast import PipelinedRedis
 from gateway.services import SERVICES, Services, error, unavailable
 from gateway.settings import Settings
 from routing.config import Workspace
@@ -75,7 +77,26 @@ async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
                 Principal("bot", "sandbox-bot", campaign=campaign.id).to_json()))
 
 
+def use_uvloop() -> bool:
+    """Make the event loops created from now on uvloop's (about a sixth less CPU per inbound
+    webhook than asyncio's own loop, measured by ``make bench``). False if uvloop is not
+    installed (it is a dependency on Linux and macOS)."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
 def create_app(settings: Settings, workspace: Workspace) -> web.Application:
+    """The gateway. Built outside any event loop, as ``python -m gateway web`` does before
+    ``web.run_app`` starts one, it also switches the process to uvloop; built inside a running
+    loop (tests), it leaves the loop alone."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        use_uvloop()
     app = web.Application(middlewares=[errors_as_json, api.authenticate],
                           client_max_size=1024 * 1024)
     client = async_client(settings.redis_url, decode_responses=True)
@@ -86,6 +107,13 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
         dispatcher=Dispatcher(sync_client(settings.rq_redis_url), settings.rq_queue),
     )
     app[SERVICES] = services
+    try:  # Twilio's webhooks, the hot path, run their scripts auto-pipelined (redis_fast.py)
+        pipelined: PipelinedRedis | None = PipelinedRedis.from_url(settings.redis_url,
+                                                                   decode_responses=True)
+    except ValueError:  # rediss:// or a unix socket: redis-py's client does it all
+        pipelined = None
+    if pipelined is not None:
+        app[twilio_routes.SCRIPTS] = Store(pipelined, settings.redis_namespace)
 
     async def start(_: web.Application) -> None:
         await services.store.seed(workspace)
@@ -98,6 +126,8 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     async def close(_: web.Application) -> None:
         await services.stop()
         await client.aclose()
+        if pipelined is not None:
+            await pipelined.aclose()
 
     app.on_startup.append(start)
     app.on_cleanup.append(close)

@@ -9,7 +9,7 @@ does Twilio get its empty TwiML.
 from __future__ import annotations
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from channels.twilio.inbound import (
     BadWebhook,
@@ -20,8 +20,12 @@ from channels.twilio.inbound import (
     signature_valid,
 )
 from gateway.services import SERVICES, error
+from routing.store import Store
 
 log = structlog.get_logger("twilio")
+# The store the webhooks run their scripts through: the same Store over the auto-pipelining
+# client (gateway/redis_fast.py) when the app has one, else the services' redis-py store.
+SCRIPTS = web.AppKey("twilio_scripts", Store)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 FORM = "application/x-www-form-urlencoded"
 
@@ -29,7 +33,8 @@ FORM = "application/x-www-form-urlencoded"
 async def verified_form(request: web.Request) -> dict[str, str]:
     """The form parameters, if Twilio signed them; raises 400/403 otherwise."""
     settings = request.app[SERVICES].settings
-    if request.content_type != FORM:
+    content_type = request.headers.get(hdrs.CONTENT_TYPE, "")  # cheaper than .content_type
+    if content_type != FORM and content_type.partition(";")[0].strip().lower() != FORM:
         raise web.HTTPBadRequest(reason=f"expected {FORM}, got {request.content_type or 'none'}")
     try:
         form = parse_form(await request.read(), request.charset)
@@ -55,7 +60,8 @@ async def incoming(request: web.Request) -> web.Response:
     campaign = services.workspace.entry_campaign(msg.campaign_addr)
     if campaign is None:
         return error(404, f"no campaign is bound to {msg.campaign_addr}")
-    result = services.done(await services.store.inbound(
+    store = request.app.get(SCRIPTS) or services.store
+    result = services.done(await store.inbound(
         msg, campaign.id, campaign.default_department or "", campaign.bot is not None))
     log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation,
              message=result.message, opened=result.opened, assignee=result.assignee)
@@ -68,7 +74,8 @@ async def status(request: web.Request) -> web.Response:
         sid, state, code = parse_status(await verified_form(request))
     except BadWebhook as exc:
         return error(400, str(exc))
-    applied = services.done(await services.store.status(sid, state, code))
+    store = request.app.get(SCRIPTS) or services.store
+    applied = services.done(await store.status(sid, state, code))
     log.info("twilio.status", sid=sid, status=state, outcome=applied.outcome,
              message=applied.message)
     return web.Response(status=204)

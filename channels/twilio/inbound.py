@@ -6,10 +6,13 @@ query), not the URL this process sees, so the check holds behind a TLS-terminati
 
 from __future__ import annotations
 
+import base64
 import codecs
+import hashlib
 import hmac
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from functools import lru_cache
+from urllib.parse import unquote_to_bytes
 
 from twilio.request_validator import RequestValidator
 
@@ -29,6 +32,7 @@ class UnsupportedCharset(BadWebhook):
     """The body is declared in a charset we do not read (sent back with a 415)."""
 
 
+@lru_cache(maxsize=32)
 def charset_of(declared: str | None) -> str:
     """The codec for a declared charset (none means UTF-8), if it is UTF-8 or ASCII."""
     try:
@@ -46,13 +50,38 @@ def parse_form(raw: bytes, declared_charset: str | None) -> dict[str, str]:
     charset = charset_of(declared_charset)
     try:
         text = raw.decode(charset).rstrip()
-        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict",
-                          max_num_fields=MAX_FIELDS)
     except UnicodeDecodeError:
         raise BadWebhook(f"the body is not valid {charset.upper()}") from None
-    except ValueError:
-        raise BadWebhook(f"more than {MAX_FIELDS} form fields") from None
-    return dict(pairs)
+    if text.count("&") >= MAX_FIELDS:
+        raise BadWebhook(f"more than {MAX_FIELDS} form fields")
+    # What parse_qsl(keep_blank_values=True, errors="strict") returns, as a dict, at about half
+    # of its cost: fields without an escape (most of them) are taken as they are.
+    form = {}
+    try:
+        for field in text.split("&"):
+            if field:
+                name, _, value = field.partition("=")
+                form[_unquote(name, charset)] = _unquote(value, charset)
+    except UnicodeDecodeError:
+        raise BadWebhook(f"the body is not valid {charset.upper()}") from None
+    return form
+
+
+def _unquote(part: str, charset: str) -> str:
+    if "+" in part:
+        part = part.replace("+", " ")
+    if "%" not in part:
+        return part
+    return unquote_to_bytes(part).decode(charset)  # strict: bad escapes raise
+
+
+def compute_signature(auth_token: str, url: str, params: Mapping[str, str]) -> bytes:
+    """Twilio's signature of a form POST: HMAC-SHA1 of the URL followed by every parameter
+    name and value, sorted by name, base64-encoded. The SDK's ``compute_signature`` for a
+    dict of single values, without its per-call set-up (a quarter of the time)."""
+    payload = url + "".join([name + params[name] for name in sorted(params)])
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest)
 
 
 def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
@@ -60,11 +89,9 @@ def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signat
     also accepts the URL with or without an explicit default port."""
     if not signature or not signature.isascii():  # a base64 HMAC is ASCII
         return False
-    validator = RequestValidator(auth_token)
-    expected = validator.compute_signature(url, dict(params))
-    if hmac.compare_digest(expected.encode(), signature.encode()):
+    if hmac.compare_digest(compute_signature(auth_token, url, params), signature.encode()):
         return True
-    return validator.validate(url, dict(params), signature)
+    return RequestValidator(auth_token).validate(url, dict(params), signature)
 
 
 def _required(form: Mapping[str, str], name: str) -> str:
