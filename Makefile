@@ -28,10 +28,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## bench: inbound webhook throughput vs a bare aiohttp ceiling (wrk), Redis cost per message
+## bench: inbound webhook throughput vs a bare aiohttp ceiling (wrk), Redis cost per message,
+## end-to-end latency; the attendance history at 100,000 contacts / 1,000,000 tickets
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m bench
+	$(PY) -m bench.history
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
