@@ -219,6 +219,15 @@ class Store:
         pipe.lpop(self.keys.to_slack(vid))
         return pipe.execute()
 
+    def begin_post(self, ident: str) -> float | None:
+        """Mark an attempt to post ``ident`` to Slack (sync client): None for the first
+        attempt, else when an earlier attempt began (it may have posted before dying)."""
+        key = self.keys.lock(f"posting:{ident}")
+        now = time.time()
+        if self.redis.set(key, f"{now:.6f}", nx=True, ex=86400):
+            return None
+        return float(self.redis.get(key) or now)
+
     def delivered_to_bot(self, vid: str) -> Any:
         return self.redis.lpop(self.keys.to_bot(vid))
 

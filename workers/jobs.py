@@ -87,10 +87,9 @@ def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
     """``chat.postMessage`` that a crash between posting and recording cannot double: the
     attempt is marked first, the post carries ``ident`` in its metadata, and an attempt that
     finds an earlier mark looks for that post in Slack before posting again."""
-    mark = ctx.store.keys.lock(f"posting:{ident}")
-    now = time.time()
-    if not ctx.store.redis.set(mark, f"{now:.6f}", nx=True, ex=86400):
-        since = float(ctx.store.redis.get(mark) or now) - 2  # clock skew with Slack
+    earlier = ctx.store.begin_post(ident)
+    if earlier is not None:
+        since = earlier - 2  # clock skew with Slack
         found = _find_post(ctx, ident, channel, thread_ts, since)
         if found:
             log.info("slack.post_found", ident=ident, ts=found)
