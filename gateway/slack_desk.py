@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.slack import modals, render
 from gateway.services import Services
 from routing import actions
+from routing.actions import active
 from routing.actions.context import allow, campaign_of, runtime_grants
 from routing.config import serves
 from routing.errors import ActionError, Refused
@@ -27,6 +28,7 @@ from routing.permissions import (
     may_edit_contact,
     may_handle,
     may_reassign,
+    may_send_active,
     may_view,
 )
 
@@ -34,7 +36,7 @@ log = structlog.get_logger("desk")
 Ack = dict[str, Any] | None
 #: Which input of each modal a refusal without a field of its own is shown on.
 FIELD = {"rd_assign": "agent", "rd_transfer": "target", "rd_escalate": "type",
-         "rd_close": "typification", "rd_contact": "name"}
+         "rd_close": "typification", "rd_contact": "name", "rd_template": "template"}
 
 
 class Desk:
@@ -46,14 +48,17 @@ class Desk:
     # -- buttons --------------------------------------------------------------------------
 
     async def open(self, client: AsyncWebClient, action: str, slack_user: str, vid: str,
-                   trigger_id: str) -> str | None:
-        """A card button: open its modal, or say why not."""
+                   trigger_id: str, from_modal: bool = False) -> str | None:
+        """A card button: open its modal, or say why not. A button inside a modal (the
+        contact card's "Send a template") stacks its modal on top."""
         try:
             view = await self._view(action, actions.principal_of_slack(self.svc.ctx, slack_user),
                                     vid)
         except ActionError as exc:
             return render.refused(exc)
-        if view is not None:
+        if view is not None and from_modal:
+            await client.views_push(trigger_id=trigger_id, view=view)
+        elif view is not None:
             await client.views_open(trigger_id=trigger_id, view=view)
         return None
 
@@ -90,8 +95,16 @@ class Desk:
             return modals.close_modal(vid, [(t.name, t.subtypes) for t in campaign.typifications])
         if action == "rd_contact":
             allow(may_view(me, self.ws, campaign.id))
-            editable = may_edit_contact(me, self.ws, campaign.id, await runtime_grants(ctx, me))
-            return await self.contact_view(vid, conv, editable is None)
+            grants = await runtime_grants(ctx, me)
+            editable = may_edit_contact(me, self.ws, campaign.id, grants)
+            view = await self.contact_view(vid, conv, editable is None, bool(
+                campaign.templates and (assignee == me.agent or may_send_active(
+                    me, self.ws, campaign.id, grants) is None)))
+            return view
+        if action == "rd_template":
+            if assignee != me.agent:
+                allow(may_send_active(me, self.ws, campaign.id, await runtime_grants(ctx, me)))
+            return await self.template_view(vid)
         if action == "rd_history":
             allow(may_view(me, self.ws, campaign.id))
             return modals.history_modal(vid, await self.history(conv, me))
@@ -104,8 +117,8 @@ class Desk:
                 if s.get("presence") == "online"
                 and int(s.get("load", 0)) < int(s.get("capacity", 0))}
 
-    async def contact_view(self, vid: str, conv: dict[str, str], editable: bool
-                           ) -> dict[str, Any]:
+    async def contact_view(self, vid: str, conv: dict[str, str], editable: bool,
+                           send_template: bool = False) -> dict[str, Any]:
         cid = conv["contact"]
         contact = await self.store.contact_hash(cid)
         owner = render.owner_label(contact.get("owner_type", ""), contact.get("owner_id", ""),
@@ -114,7 +127,31 @@ class Desk:
                      if k.startswith("exclusive:")}
         notes = [(self.ws.name_of(f["actor"]), f["note"])
                  for _, f in await self.store.contact_notes(cid)]
-        return modals.contact_modal(vid, contact, owner, exclusive, notes, editable)
+        return modals.contact_modal(vid, contact, owner, exclusive, notes, editable,
+                                    send_template)
+
+    async def template_view(self, vid: str, chosen: str = "") -> dict[str, Any]:
+        """The campaign's templates; the chosen one (or the only one) with its variables,
+        pre-filled from the contact where the template says so."""
+        campaign, contact = await active.templates_for(self.svc.ctx, vid)
+        choices = [(t.name, t.name + (f" ({t.kind.replace('_', ' ')})" if t.kind != "text"
+                                      else "")) for t in campaign.templates]
+        template = campaign.template(chosen or (choices[0][0] if len(choices) == 1 else ""))
+        if template is None:
+            return modals.template_modal(vid, choices)
+        values = active.prefilled(template, contact)
+        return modals.template_modal(
+            vid, choices, template.name,
+            [(v.name, v.example, values.get(str(i), "")) for i, v in
+             enumerate(template.variables, 1)], template.render(
+                {str(i): values.get(str(i)) or f"[{v.name}]"
+                 for i, v in enumerate(template.variables, 1)}))
+
+    async def template_chosen(self, client: AsyncWebClient, view: dict[str, Any]) -> None:
+        """Choosing a template shows its variables."""
+        chosen = modals.values(view).get("template", "")
+        await client.views_update(view_id=view["id"], hash=view.get("hash"),
+                                  view=await self.template_view(view["private_metadata"], chosen))
 
     async def history(self, conv: dict[str, str], me: Principal) -> list[dict[str, str]]:
         """A10: the contact's last N conversations, in campaigns the agent may see (H8)."""
@@ -183,6 +220,16 @@ class Desk:
         elif callback == "rd_close":
             typ, _, sub = form.get("typification", "").partition("|")
             svc.done(await actions.close(ctx, me, vid, typ, sub, note))
+        elif callback == "rd_template":
+            conv = await actions.conversation(ctx, vid)
+            name = form.get("template", "")
+            if not name:
+                return errors(template="Choose a template.")
+            given = [form.get(f"var_{i}", "").strip() for i in range(
+                1, len(active.template_named(campaign_of(ctx, conv), name).variables) + 1)]
+            svc.done(await active.send_active(ctx, me, conv["campaign"], conv["contact"], name,
+                                              given, idem=view.get("id", ""),
+                                              in_conversation=vid))
         elif callback == "rd_contact":
             cid, changes = await actions.review_contact_edit(ctx, me, vid, form)
             return {"response_action": "push",

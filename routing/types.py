@@ -43,6 +43,8 @@ class Work(StrEnum):
     AWAY = "away"  # DM the away assignee: their customer wrote (m id)
     REMIND = "remind"  # DM the assignee: their customer has waited too long
     ESCALATION = "escalation"  # tell the supervisors' channel
+    BULK = "bulk"  # send one chunk of a bulk of active messages (b3.0: bulk b3, chunk 0)
+    PROGRESS = "progress"  # show a bulk's progress in its requester's DM (b id)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ class Message:
     slack_ts: str = ""
     shown_status: str = ""
     failure_reason: str = ""
+    template: str = ""  # an active message: the campaign template's name
+    content_sid: str = ""  # WhatsApp: the Content API template sent
+    content_variables: str = ""  # its variables, JSON {"1": ...}
 
     @classmethod
     def from_hash(cls, h: dict) -> Message:
@@ -146,7 +151,9 @@ class Message:
             status=d.get("status", ""), error_code=d.get("error_code", ""),
             provider_sid=d.get("provider_sid", ""), slack_channel=d.get("slack_channel", ""),
             slack_ts=d.get("slack_ts", ""), shown_status=d.get("shown_status", ""),
-            failure_reason=d.get("failure_reason", ""),
+            failure_reason=d.get("failure_reason", ""), template=d.get("template", ""),
+            content_sid=d.get("content_sid", ""),
+            content_variables=d.get("content_variables", ""),
         )
 
 

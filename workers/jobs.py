@@ -24,6 +24,7 @@ from channels.twilio.send import PermanentSendError, reason, send_message
 from routing.store import NOTICE
 from routing.types import Conversation, Message, Work
 from workers.context import Context, current
+from workers.pace import pace_reply
 
 log = structlog.get_logger("workers")
 
@@ -161,6 +162,9 @@ def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
                                lambda c: _campaign_label(ctx, c)))
     msg = _message(ctx, entry)
     shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+             else render.active_message(ctx.workspace.name_of(msg.author), msg.template,
+                                        msg.body) if msg.template
+             else render.auto_reply(msg.body) if msg.author == "auto"
              else render.bot_reply(msg.body))
     return ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
                                       **shown)
@@ -184,12 +188,14 @@ def send_to_twilio(ctx: Context, vid: str) -> None:
     conv = _conversation(ctx, vid)
     while (head := ctx.store.outbox_head(vid, Work.TWILIO)) is not None:
         msg = _message(ctx, head)
+        pace_reply(ctx, conv.campaign_addr, conv.campaign)
         try:
             sid, status = send_message(
                 ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
                 media_urls=[media_url(ctx.public_url, ctx.media_secret, msg.id, i)
                             if m.private else m.url for i, m in enumerate(msg.media)],
-                status_callback=ctx.status_callback_url,
+                status_callback=ctx.status_callback_url, content_sid=msg.content_sid,
+                content_variables=msg.content_variables,
             )
             recorded = ctx.store.sent(msg.id, vid, sid, status)
             log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)

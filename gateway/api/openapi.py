@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api import agents, contacts, conversations, models
+from gateway.api import active, agents, contacts, conversations, models
 
 CONTACT = {"name": "contact", "in": "path", "required": True,
            "description": "contact id (c12) or E.164 phone (+525512345678, URL-encoded)",
@@ -32,6 +32,7 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
 CONV = _path("conversation", "conversation id (v12)")
 AGENT = _path("agent", "agent id")
 CAMPAIGN = _path("campaign", "campaign id")
+BULK = _path("bulk", "bulk id (b3)")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -88,6 +89,21 @@ OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict
     ("post", "/api/conversations/{conversation}/close", conversations.post_close,
      "Close a conversation", models.Close,
      [CONV], "its assignee, supervisor, admin"),
+    ("post", "/api/active-messages", active.post_active_message,
+     "Send a template to a contact: opens or resumes their conversation, assigned to the "
+     "sending agent (origin: active message)", models.ActiveMessage, [IDEMPOTENCY],
+     "agents and admins with the campaign's `active_messages` grant (admins always)"),
+    ("post", "/api/campaigns/{campaign}/bulk", active.post_bulk,
+     "Send a template to many recipients, paced; returns the bulk id", models.Bulk,
+     [CAMPAIGN, IDEMPOTENCY], "marketing, admin"),
+    ("get", "/api/campaigns/{campaign}/bulk/{bulk}", active.get_bulk,
+     "A bulk's progress (queued, sent, delivered, read, failed, skipped) and per-recipient "
+     "results (`?results=0` for counts only)", None, [CAMPAIGN, BULK], "marketing, admin"),
+    ("delete", "/api/campaigns/{campaign}/bulk/{bulk}", active.cancel_bulk,
+     "Cancel a bulk: recipients not yet sent are cancelled", None, [CAMPAIGN, BULK],
+     "marketing, admin"),
+    ("post", "/api/campaigns/{campaign}/bulk/{bulk}/cancel", active.cancel_bulk,
+     "Cancel a bulk (same as DELETE)", None, [CAMPAIGN, BULK], "marketing, admin"),
     ("get", "/api/routing/dry-run", conversations.dry_run,
      "Where a new conversation would go now, and why (changes nothing)", None,
      [_query("campaign", "campaign id"), _query("contact", "contact id or E.164 phone")],

@@ -76,6 +76,7 @@ class FakeSlack:
             "reactions.remove": self._reactions_remove,
             "conversations.open": self._conversations_open,
             "views.open": self._views_open,
+            "views.push": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "users.info": self._users_info,

@@ -18,6 +18,8 @@ async def bot_message(ctx: Ctx, who: Principal, vid: str, text: str, idem: str =
                                       "bot")
     if result.outcome == "wrong_status":
         raise Conflict(f"the bot no longer holds this conversation (status {result.status})")
+    if result.outcome == "opted_out":
+        raise Unprocessable("the customer opted out (STOP) of messages from this number")
     if result.outcome == "window_closed":
         raise Unprocessable("more than 24 hours since the customer's last WhatsApp message: "
                             "only an approved template may be sent")

@@ -13,7 +13,8 @@ local vid = redis.call('HGET', K.threads, sch .. '|' .. thread)
 if not vid then
   return reply('no_conversation')
 end
-local c = redis.call('HMGET', K.conv(vid), 'status', 'assignee', 'channel', 'last_inbound_at')
+local c = redis.call('HMGET', K.conv(vid), 'status', 'assignee', 'channel', 'last_inbound_at',
+                    'contact', 'campaign_addr')
 if c[1] == 'closed' then
   return reply('closed', {conversation = vid})
 end
@@ -22,6 +23,9 @@ if c[2] ~= agent then
 end
 if not window_open(c[3], c[4], window) then
   return reply('window_closed', {conversation = vid})
+end
+if c[3] == 'sms' and opted_out(c[5], c[6]) then
+  return reply('opted_out', {conversation = vid})
 end
 local mid = queue_outbound(vid, agent, text, media, {'slack_channel', sch, 'slack_ts', ts})
 mark('status', mid)  -- the pending reaction on the agent's message

@@ -27,6 +27,12 @@ function K.inbox(agent) return P .. 'agent:' .. agent .. ':inbox' end
 function K.dept_members(ref) return P .. 'dept:' .. ref .. ':members' end
 function K.dept_queue(ref) return P .. 'dept:' .. ref .. ':queue' end
 function K.unassigned(campaign) return P .. 'unassigned:' .. campaign end
+function K.bulk(bid) return P .. 'bulk:' .. bid end
+function K.bulk_input(bid) return P .. 'bulk:' .. bid .. ':input' end
+function K.bulk_state(bid) return P .. 'bulk:' .. bid .. ':state' end
+function K.bulk_why(bid) return P .. 'bulk:' .. bid .. ':why' end
+function K.bulk_msg(bid) return P .. 'bulk:' .. bid .. ':msg' end
+K.bulks = P .. 'bulks'
 
 -- Work marks. Every effect outside Redis (a Slack post, a Twilio send, a card update, a DM, a
 -- bot delivery, a supervisors' post, a status reaction) is marked in the pending set by the
@@ -62,6 +68,22 @@ local function reply(outcome, fields)
   return cjson.encode(out)
 end
 
+-- A bulk's progress message (the requester's DM) is refreshed at most every 2 s as it goes,
+-- and always once every recipient has an outcome.
+local function mark_progress(bid, final)
+  local last = tonumber(redis.call('HGET', K.bulk(bid), 'progress_at') or '0')
+  if final or NOW - last >= 2 then
+    redis.call('HSET', K.bulk(bid), 'progress_at', NOW)
+    mark('progress', bid)
+  end
+end
+
+-- Opt-out (STOP) is recorded per contact and number: SMS refuses everything to that number,
+-- WhatsApp refuses active messages only.
+local function opted_out(cid, campaign_addr)
+  return redis.call('HGET', K.contact(cid), 'optout:' .. campaign_addr)
+end
+
 -- Message status order: a status only ever moves forward (read never goes back to delivered).
 local RANK = {queued = 0, accepted = 0, scheduled = 0, sending = 1, sent = 2,
               delivered = 3, undelivered = 4, failed = 4, read = 5}
@@ -76,7 +98,12 @@ local function advance_status(mid, status, code)
     return 0
   end
   redis.call('HSET', K.msg(mid), 'status', status, 'status_at', NOW, 'error_code', code or '')
-  mark('status', mid)
+  local bid = redis.call('HGET', K.msg(mid), 'bulk')
+  if bid then
+    mark_progress(bid)
+  else
+    mark('status', mid)
+  end
   return 1
 end
 

@@ -7,7 +7,8 @@ local seen = idem_seen(idem)
 if seen then
   return seen
 end
-local c = redis.call('HMGET', K.conv(vid), 'status', 'channel', 'last_inbound_at')
+local c = redis.call('HMGET', K.conv(vid), 'status', 'channel', 'last_inbound_at', 'contact',
+                    'campaign_addr')
 if not c[1] then
   return reply('not_found')
 end
@@ -16,6 +17,9 @@ if need ~= '' and c[1] ~= need then
 end
 if not window_open(c[2], c[3], window) then
   return reply('window_closed')
+end
+if c[2] == 'sms' and opted_out(c[4], c[5]) then
+  return reply('opted_out')
 end
 local mid = queue_outbound(vid, author, text, '[]', {})
 redis.call('RPUSH', K.outbox(vid, 'slack'), mid)

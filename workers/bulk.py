@@ -1,0 +1,100 @@
+"""Bulk active messages: the chunk jobs that send them, paced, and the requester's progress
+message.
+
+A chunk (``bulk:b3.0``) is sent by one job with ``CONCURRENCY`` sends in flight, so that a slow
+provider does not limit a worker to one HTTP call at a time; several workers take different
+chunks. Every send takes a token from its sender's bucket in Redis (``routing.pacing``), shared
+by every worker, and yields to agents' replies waiting on the same number. Each recipient is
+claimed (state ``sending``, its message stored) before the send and recorded after it, so a
+killed worker's chunk resumes where it was and nobody gets a template twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+
+from channels.slack import render
+from channels.twilio.send import PermanentSendError, TransientSendError, send_message
+from routing.types import Work
+from workers.context import Context
+from workers.jobs import settles
+from workers.pace import take_token
+
+log = structlog.get_logger("bulk")
+
+CONCURRENCY = 32  # sends in flight per chunk job
+
+
+@settles(Work.BULK)
+def send_chunk(ctx: Context, ident: str) -> None:
+    """Send the recipients of one chunk that are still queued."""
+    bid, _, n = ident.rpartition(".")
+    meta = ctx.store.bulk_meta(bid)
+    if not meta:
+        return
+    campaign = ctx.workspace.campaign(meta["campaign"])
+    rate = campaign.rate if campaign else 1.0
+    chunk, total = int(meta["chunk"]), int(meta["total"])
+    first = int(n) * chunk + 1
+    indices = range(first, min(first + chunk, total + 1))
+    stop = threading.Event()  # a transient error: stop claiming, retry the chunk later
+    failure: list[Exception] = []
+
+    def one(idx: int) -> None:
+        if stop.is_set():
+            return
+        claim = ctx.store.bulk_claim(bid, idx)
+        if claim.outcome != "send":
+            ctx.dispatcher.enqueue(*claim.jobs)
+            return
+        take_token(ctx, claim.from_, rate, stop=stop)
+        if stop.is_set():
+            ctx.store.bulk_sent(bid, idx, "", "retry")
+            return
+        try:
+            sid, status = send_message(
+                ctx.twilio, from_=claim.from_, to=claim.to, body=claim.body, media_urls=[],
+                status_callback=ctx.status_callback_url, content_sid=claim.content_sid,
+                content_variables=claim.content_variables)
+            recorded = ctx.store.bulk_sent(bid, idx, sid, status)
+        except PermanentSendError as exc:
+            recorded = ctx.store.bulk_sent(bid, idx, "", "failed", exc.code, exc.reason)
+        except TransientSendError as exc:
+            ctx.store.bulk_sent(bid, idx, "", "retry")
+            failure.append(exc)
+            stop.set()
+            return
+        ctx.dispatcher.enqueue(*recorded.jobs)
+
+    with ThreadPoolExecutor(min(CONCURRENCY, len(indices) or 1),
+                            thread_name_prefix="bulk") as pool:
+        list(pool.map(one, indices))
+    if failure:  # 429/5xx: the job is retried with backoff, the worker is free meanwhile
+        log.warning("bulk.backoff", bulk=bid, chunk=n, error=str(failure[0]))
+        raise failure[0]
+    log.info("bulk.chunk_sent", bulk=bid, chunk=n)
+
+
+@settles(Work.PROGRESS)
+def show_progress(ctx: Context, bid: str) -> None:
+    """The requester's DM: posted once, then updated in place (chat.update)."""
+    from routing.actions.bulk import summarize
+
+    meta = ctx.store.bulk_meta(bid)
+    if not meta or not meta.get("requester_slack"):
+        return
+    states, why, mids, _ = ctx.store.bulk_rows(bid, with_inputs=False)
+    report = summarize(meta, states, why, mids, ctx.store.message_statuses(list(mids.values())),
+                       None)
+    text = render.bulk_progress(report)
+    if meta.get("progress_ts"):
+        ctx.slack.chat_update(channel=meta["progress_channel"], ts=meta["progress_ts"],
+                              text=text)
+        return
+    dm = ctx.slack.conversations_open(users=meta["requester_slack"])["channel"]["id"]
+    posted = ctx.slack.chat_postMessage(channel=dm, text=text)
+    ctx.store.redis.hset(ctx.store.keys.bulk(bid), mapping={
+        "progress_channel": posted["channel"], "progress_ts": posted["ts"]})
