@@ -206,12 +206,10 @@ class Store:
         return self._run("bulk_create", BulkChanged.parse, idem_key, chunk, len(flat), *flat,
                          *rows)
 
-    def bulk_claim(self, bid: str, index: int, text: str, content_variables: str
-                   ) -> Maybe[BulkClaim]:
+    def bulk_claim(self, bid: str, index: int) -> Maybe[BulkClaim]:
         """Claim one recipient before its send (state queued -> sending, its message stored);
         outcome send | skip | done."""
-        return self._run("bulk_claim", BulkClaim.parse, bid, index, text, content_variables,
-                         SID_TTL)
+        return self._run("bulk_claim", BulkClaim.parse, bid, index)
 
     def bulk_sent(self, bid: str, index: int, sid: str, status: str, error_code: str = "",
                   reason: str = "") -> Maybe[Result]:

@@ -12,6 +12,7 @@ killed worker's chunk resumes where it was and nobody gets a template twice.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -19,18 +20,48 @@ import structlog
 from channels.slack import render
 from channels.twilio.send import PermanentSendError, TransientSendError, send_message
 from routing.types import Work
-from workers.context import Context
+from workers.context import Context, current
 from workers.jobs import settles
 from workers.pace import take_token
 
 log = structlog.get_logger("bulk")
 
 CONCURRENCY = 32  # sends in flight per chunk job
+LOCK_SECONDS = 30.0  # a chunk's lock, extended while its run is alive
 
 
-@settles(Work.BULK)
-def send_chunk(ctx: Context, ident: str) -> None:
-    """Send the recipients of one chunk that are still queued."""
+def send_chunk(ident: str) -> None:
+    """The job of a ``bulk:<b>.<n>`` mark: send the chunk's recipients still queued. One run
+    per chunk at a time: a duplicate (the sweeper re-enqueued a mark whose job is waiting or
+    running) returns at once instead of waiting for the lock, and the running one keeps its
+    mark fresh so the sweeper leaves it alone. The mark is settled only once the chunk ran to
+    the end; a run that dies leaves it for the sweeper."""
+    ctx = current()
+    member = f"{Work.BULK}:{ident}"
+    lock = ctx.store.redis.lock(ctx.store.keys.lock(member), timeout=LOCK_SECONDS)
+    if not lock.acquire(blocking=False):
+        return
+    started = time.time()
+    alive = threading.Event()
+
+    def heartbeat() -> None:
+        while not alive.wait(LOCK_SECONDS / 3):
+            lock.extend(LOCK_SECONDS, replace_ttl=True)
+            ctx.store.redis.zadd(ctx.store.keys.pending, {member: time.time()}, xx=True)
+
+    beat = threading.Thread(target=heartbeat, name="bulk-heartbeat", daemon=True)
+    beat.start()
+    try:
+        _send_chunk(ctx, ident)
+    finally:
+        alive.set()
+        beat.join()
+        lock.release()
+    ctx.store.redis.zadd(ctx.store.keys.pending, {member: started}, xx=True)
+    ctx.store.settle(member, started)
+
+
+def _send_chunk(ctx: Context, ident: str) -> None:
     bid, _, n = ident.rpartition(".")
     meta = ctx.store.bulk_meta(bid)
     if not meta:
@@ -78,7 +109,7 @@ def send_chunk(ctx: Context, ident: str) -> None:
     log.info("bulk.chunk_sent", bulk=bid, chunk=n)
 
 
-@settles(Work.PROGRESS)
+@settles(Work.PROGRESS, once=True)
 def show_progress(ctx: Context, bid: str) -> None:
     """The requester's DM: posted once, then updated in place (chat.update)."""
     from routing.actions.bulk import summarize

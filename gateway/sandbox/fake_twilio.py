@@ -51,6 +51,7 @@ class FakeTwilio:
         self.auth_token = auth_token
         self.auto_status = auto_status
         self.status_delay = status_delay
+        self.latency = 0.0  # seconds each create call takes to answer (a slow provider)
         self.messages: list[dict[str, Any]] = []  # accepted messages, oldest first
         self.requests: list[dict[str, Any]] = []  # every create attempt, failed ones too
         self.callbacks: list[dict[str, Any]] = []  # status callbacks sent: url, params, status
@@ -72,7 +73,8 @@ class FakeTwilio:
         return app
 
     def fail_next(self, status: int, code: int, message: str, times: int = 1) -> None:
-        """Make the next ``times`` create calls fail with this Twilio error."""
+        """Make the next ``times`` create calls fail with this Twilio error (21610: the
+        recipient opted out; 63016: outside the WhatsApp window; 429: too many requests)."""
         self._failures.extend([(status, code, message)] * times)
 
     async def send_status(self, sid: str, status: str, error_code: str | None = None) -> int:
@@ -151,6 +153,8 @@ class FakeTwilio:
         params = {k: form.getall(k) if k == "MediaUrl" else form[k] for k in form}
         attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params}
         self.requests.append(attempt)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         response = self._accept(request, params)
         attempt["status"] = response.status
         return response

@@ -68,13 +68,19 @@ local function reply(outcome, fields)
   return cjson.encode(out)
 end
 
--- A bulk's progress message (the requester's DM) is refreshed at most every 2 s as it goes,
--- and always once every recipient has an outcome.
+-- A bulk's progress message (the requester's DM, if they have one) is refreshed at most every
+-- 2 s as it goes, and always once every recipient has an outcome. A change in between leaves
+-- its mark without a job: the next refresh covers it, or the sweeper does.
 local function mark_progress(bid, final)
-  local last = tonumber(redis.call('HGET', K.bulk(bid), 'progress_at') or '0')
-  if final or NOW - last >= 2 then
+  local b = redis.call('HMGET', K.bulk(bid), 'progress_at', 'requester_slack')
+  if (b[2] or '') == '' then
+    return
+  end
+  if final or NOW - tonumber(b[1] or '0') >= 2 then
     redis.call('HSET', K.bulk(bid), 'progress_at', NOW)
     mark('progress', bid)
+  else
+    redis.call('ZADD', K.pending, 'NX', NOW, 'progress:' .. bid)
   end
 end
 
