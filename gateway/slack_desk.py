@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.slack import modals, render
+from channels.slack import home, modals, render
 from gateway.services import Services
 from routing import actions
 from routing.actions import active
@@ -235,6 +235,54 @@ class Desk:
             return {"response_action": "push",
                     "view": modals.confirm_modal(vid, cid, changes)}
         return None
+
+
+    # -- the attendance history (App Home) -----------------------------------------------
+
+    async def home(self, client: AsyncWebClient, slack_user: str, state: str = "") -> None:
+        """Publish the agent's Home tab: their history (H3-H5), or why it is not available."""
+        wanted = _state(state)
+        try:
+            me = actions.principal_of_slack(self.svc.ctx, slack_user)
+            data = await actions.history_contacts(self.svc.ctx, me, wanted["q"], wanted["sort"],
+                                                  wanted["page"])
+            view = home.history_home(data, wanted["q"], wanted["sort"])
+        except ActionError as exc:
+            view = home.history_home(None, refusal=render.field_error(exc))
+        await client.views_publish(user_id=slack_user, view=view)
+
+    async def history_view(self, client: AsyncWebClient, action: str, slack_user: str,
+                           value: str, trigger_id: str) -> None:
+        """The search modal, a contact of the history (H7, H10), a ticket's details (H9)."""
+        if action == "rd_hist_search":
+            await client.views_open(trigger_id=trigger_id, view=home.search_modal(value))
+            return
+        try:
+            me = actions.principal_of_slack(self.svc.ctx, slack_user)
+            if action == "rd_hist_contact":
+                data = await actions.history_contact(self.svc.ctx, me, value)
+                await client.views_open(trigger_id=trigger_id,
+                                        view=home.contact_modal(data, self.ws.name_of))
+            else:
+                data = await actions.history_ticket(self.svc.ctx, me, value)
+                await client.views_push(trigger_id=trigger_id,
+                                        view=home.ticket_modal(data, self.ws.name_of))
+        except ActionError as exc:
+            await client.views_open(trigger_id=trigger_id, view=modals.message_modal(
+                "Not available", render.field_error(exc)))
+
+
+def _state(raw: str) -> dict[str, Any]:
+    """A history view's state carried by a button: page, search and sort."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    page = data.get("page") if isinstance(data, dict) else None
+    return {"page": page if isinstance(page, int) and page > 0 else 1,
+            "q": str(data.get("q") or "")[:100] if isinstance(data, dict) else "",
+            "sort": "name" if isinstance(data, dict) and data.get("sort") == "name"
+            else "recent"}
 
 
 def errors(**by_block: str) -> dict[str, Any]:

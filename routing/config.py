@@ -282,8 +282,14 @@ class Agent(_Strict):
 Role = Literal["admin", "supervisor", "agent", "auditor", "marketing"]
 
 
+class History(_Strict):
+    enabled: bool = Field(False, description="agents with the history grant may browse the "
+                          "attendance history (seed 000, H1; off by default)")
+
+
 class Workspace(_Strict):
     name: str = "Relay Desk"
+    history: History = History()
     owner_assigners: tuple[Role, ...] = Field(
         ("admin", "supervisor"), description="roles that may set owners and exclusive agents "
         "(admin always may; seed 003)")

@@ -149,5 +149,13 @@ class Keys:
         """The token bucket of one sending number (shared by every worker)."""
         return f"{self.prefix}pace:{sender}"
 
+    def people(self, vid: str) -> str:
+        """Agents who interacted with a conversation (assignee, replied, note, transfer)."""
+        return f"{self.prefix}conv:{vid}:people"
+
+    def history(self, agent_id: str) -> str:
+        """The agent's closed tickets (``cid|vid`` by closing time), for 90 days."""
+        return f"{self.prefix}agent:{agent_id}:history"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"

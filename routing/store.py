@@ -23,6 +23,7 @@ from routing.results import (
     BulkClaim,
     ContactChanged,
     Decision,
+    HistoryContacts,
     Inbound,
     Moved,
     Replied,
@@ -56,7 +57,7 @@ def script_source(name: str) -> str:
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
-           "contact_edit", "remind", "active_message", "bulk_create", "bulk_claim",
+           "contact_edit", "remind", "history", "active_message", "bulk_create", "bulk_claim",
            "bulk_sent", "bulk_cancel")
 
 T = TypeVar("T")
@@ -66,6 +67,12 @@ Maybe = T | Awaitable[T]
 
 async def _parsed(raw: Awaitable[Any], parse: Callable[[Any], T]) -> T:
     return parse(await raw)
+
+
+def _rows(rows: list[Any], fields: list[str] | None) -> list[dict[str, str]]:
+    if not fields:
+        return rows
+    return [{f: v for f, v in zip(fields, row, strict=True) if v is not None} for row in rows]
 
 
 class Store:
@@ -169,10 +176,11 @@ class Store:
                          require_status)
 
     def move(self, vid: str, actor: str, kind: str, target: str, note: str,
-             default_department: str = "") -> Maybe[Moved]:
+             default_department: str = "", now: float | None = None) -> Maybe[Moved]:
         """Reassign / transfer. kind: reassign | transfer_agent | transfer_campaign; outcome
         moved | closed | same_agent | target_unavailable."""
-        return self._run("move", Moved.parse, vid, actor, kind, target, note, default_department)
+        return self._run("move", Moved.parse, vid, actor, kind, target, note, default_department,
+                         now=now)
 
     def escalate(self, vid: str, actor: str, escalation: str, note: str) -> Maybe[Result]:
         return self._run("escalate", Result.parse, vid, actor, escalation, note)
@@ -220,6 +228,11 @@ class Store:
 
     def bulk_cancel(self, bid: str, actor: str) -> Maybe[BulkChanged]:
         return self._run("bulk_cancel", BulkChanged.parse, bid, actor)
+    def history(self, agent: str, campaigns: list[str], now: float | None = None
+                ) -> Maybe[HistoryContacts]:
+        """The contacts in an agent's attendance history through tickets in these campaigns,
+        most recent first (reads only)."""
+        return self._run("history", HistoryContacts.parse, agent, *campaigns, now=now)
 
     def remind(self, vid: str, due: float) -> Maybe[Result]:
         """Mark a reminder for the assignee of a waiting customer, once per wait; ``due`` is
@@ -347,6 +360,23 @@ class Store:
         if newest:
             return self.redis.zrevrange(self.keys.contact_convs(cid), 0, newest - 1)
         return self.redis.zrange(self.keys.contact_convs(cid), 0, -1)
+
+    def hashes(self, keys: list[str], fields: list[str] | None = None) -> Any:
+        """Many hashes in one round trip: all fields, or the named ones (as dicts)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            if fields:
+                pipe.hmget(key, fields)
+            else:
+                pipe.hgetall(key)
+        raw = pipe.execute()
+        if inspect.isawaitable(raw):
+            return _parsed(raw, lambda rows: _rows(rows, fields))
+        return _rows(raw, fields)
+
+    def contact_conversations_since(self, cid: str, since: float) -> Any:
+        """The contact's conversations opened since ``since``, newest first."""
+        return self.redis.zrevrangebyscore(self.keys.contact_convs(cid), "+inf", since)
 
     def contact_notes(self, cid: str) -> Any:
         return self.redis.xrange(self.keys.contact_notes(cid))

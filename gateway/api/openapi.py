@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api import active, agents, contacts, conversations, models
+from gateway.api import active, agents, contacts, conversations, history, models
 
 CONTACT = {"name": "contact", "in": "path", "required": True,
            "description": "contact id (c12) or E.164 phone (+525512345678, URL-encoded)",
@@ -21,9 +21,13 @@ def _path(name: str, description: str) -> dict[str, Any]:
             "schema": {"type": "string"}}
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": True, "description": description,
+def _query(name: str, description: str, required: bool = True) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
             "schema": {"type": "string"}}
+
+
+AS_AGENT = _query("as_agent", "admins and auditors: whose history to look at", False)
+HISTORY = "an agent with the history grant (admin always), history enabled in the workspace"
 
 
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
@@ -104,6 +108,18 @@ OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict
      "marketing, admin"),
     ("post", "/api/campaigns/{campaign}/bulk/{bulk}/cancel", active.cancel_bulk,
      "Cancel a bulk (same as DELETE)", None, [CAMPAIGN, BULK], "marketing, admin"),
+    ("get", "/api/history/contacts", history.get_contacts,
+     "The contacts in the agent's attendance history (90 days; 3 h after close)", None,
+     [_query("q", "search name, email (partial, any case or accents) or phone (any format)",
+             False),
+      _query("sort", "recent (last interaction, default) or name", False),
+      _query("page", "page number, from 1 (20 a page)", False), AS_AGENT], HISTORY),
+    ("get", "/api/history/contacts/{contact}", history.get_contact,
+     "A contact of the history: data, tickets in the agent's campaigns, notes, audit", None,
+     [_path("contact", "contact id (c12)"), AS_AGENT], HISTORY),
+    ("get", "/api/tickets/{ticket}", history.get_ticket,
+     "A ticket of the history: origin, times, durations, assignees, messages", None,
+     [_path("ticket", "conversation id (v12)"), AS_AGENT], HISTORY),
     ("get", "/api/routing/dry-run", conversations.dry_run,
      "Where a new conversation would go now, and why (changes nothing)", None,
      [_query("campaign", "campaign id"), _query("contact", "contact id or E.164 phone")],

@@ -76,9 +76,9 @@ class FakeSlack:
             "reactions.remove": self._reactions_remove,
             "conversations.open": self._conversations_open,
             "views.open": self._views_open,
-            "views.push": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "views.push": self._views_open,
             "users.info": self._users_info,
         }
 

@@ -27,11 +27,13 @@ from routing.actions.conversations import (
     transfer_to_agent,
     transfer_to_campaign,
 )
+from routing.actions.history import history_contact, history_contacts, history_ticket
 from routing.actions.thread import note, reply, send_saved
 
 __all__ = [
     "Ctx", "assign", "bot_message", "close", "contact_audit", "contact_ref", "conversation",
-    "dry_run", "edit_contact", "escalate", "handoff", "note", "principal_of_slack",
+    "dry_run", "edit_contact", "escalate", "handoff", "history_contact", "history_contacts",
+    "history_ticket", "note", "principal_of_slack",
     "read_conversation", "reply", "review_contact_edit", "send_saved", "set_capacity",
     "set_exclusive", "set_grants", "set_owner", "set_presence", "transfer_to_agent",
     "transfer_to_campaign",

@@ -32,6 +32,7 @@ def test_lua_and_python_build_the_same_key_names(sync_redis: redis.Redis) -> Non
         "K.bulk_input('b1')": k.bulk_input("b1"), "K.bulk_state('b1')": k.bulk_state("b1"),
         "K.bulk_why('b1')": k.bulk_why("b1"), "K.bulk_msg('b1')": k.bulk_msg("b1"),
         "K.bulks": k.bulks(),
+        "K.people('v1')": k.people("v1"), "K.history('ana')": k.history("ana"),
     }
     lua = library_source() + "\nreturn {" + ", ".join(pairs) + "}"
     names = sync_redis.eval(lua, 1, k.seq, k.prefix, "0")
