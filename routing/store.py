@@ -104,7 +104,8 @@ class Store:
         return self._run(
             "inbound", Inbound.parse, msg.sid, msg.phone, msg.customer_addr, msg.campaign_addr,
             msg.channel, campaign, msg.body, msg.media_json(), msg.profile_name,
-            default_department, SID_TTL, "yes" if has_bot else "no", help_text, now=now,
+            default_department, SID_TTL, "yes" if has_bot else "no", help_text,
+            msg.choice_json(), now=now,
         )
 
     def agent_reply(self, reply: AgentReply, agent: str, now: float | None = None
@@ -170,10 +171,11 @@ class Store:
                          default_department, escalation, note, actor)
 
     def outbound(self, vid: str, author: str, text: str, idem_key: str = "",
-                 require_status: str = "") -> Maybe[Sent]:
-        """outcome queued | wrong_status | window_closed."""
+                 require_status: str = "", template: str = "", content_sid: str = "",
+                 content_variables: str = "") -> Maybe[Sent]:
+        """outcome queued | wrong_status | window_closed | opted_out."""
         return self._run("outbound", Sent.parse, vid, author, text, idem_key, WHATSAPP_WINDOW,
-                         require_status)
+                         require_status, template, content_sid, content_variables)
 
     def move(self, vid: str, actor: str, kind: str, target: str, note: str,
              default_department: str = "", now: float | None = None) -> Maybe[Moved]:

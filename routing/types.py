@@ -55,6 +55,26 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """A8: what the customer chose in interactive content: a quick-reply button
+    (``ButtonPayload``/``ButtonText``) or a list-picker item (``ListId``/``ListTitle``)."""
+
+    kind: Literal["button", "list"]
+    id: str
+    title: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.kind, "id": self.id, "title": self.title}
+
+    @classmethod
+    def from_json(cls, raw: str) -> Choice | None:
+        if not raw:
+            return None
+        d = json.loads(raw)
+        return cls(d.get("type", "button"), d.get("id", ""), d.get("title", ""))
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A customer message, normalized from whatever the provider sent."""
 
@@ -66,9 +86,13 @@ class InboundMessage:
     body: str = ""
     media: tuple[Media, ...] = ()
     profile_name: str = ""
+    choice: Choice | None = None  # A8: the quick reply or list item the customer chose
 
     def media_json(self) -> str:
         return media_json(self.media)
+
+    def choice_json(self) -> str:
+        return json.dumps(self.choice.to_json(), ensure_ascii=False) if self.choice else ""
 
 
 def media_json(media: tuple[Media, ...]) -> str:
@@ -139,6 +163,7 @@ class Message:
     template: str = ""  # an active message: the campaign template's name
     content_sid: str = ""  # WhatsApp: the Content API template sent
     content_variables: str = ""  # its variables, JSON {"1": ...}
+    choice: Choice | None = None  # A8: the customer's choice in interactive content
 
     @classmethod
     def from_hash(cls, h: dict) -> Message:
@@ -154,6 +179,7 @@ class Message:
             failure_reason=d.get("failure_reason", ""), template=d.get("template", ""),
             content_sid=d.get("content_sid", ""),
             content_variables=d.get("content_variables", ""),
+            choice=Choice.from_json(d.get("choice", "")),
         )
 
 

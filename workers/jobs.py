@@ -161,7 +161,9 @@ def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
             text=render.notice(event, ctx.workspace.name_of,
                                lambda c: _campaign_label(ctx, c)))
     msg = _message(ctx, entry)
-    shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+    shown = (render.customer_choice(msg.choice.kind, msg.choice.title, msg.choice.id)
+             if msg.direction == "in" and msg.choice
+             else render.customer_reply(msg.body, msg.media) if msg.direction == "in"
              else render.active_message(ctx.workspace.name_of(msg.author), msg.template,
                                         msg.body) if msg.template
              else render.auto_reply(msg.body) if msg.author == "auto"
@@ -306,7 +308,8 @@ def deliver_to_bot(ctx: Context, vid: str) -> None:
                         "phone": contact.get("phone", "")},
             "message": {"id": msg.id, "text": msg.body,
                         "media": [{"content_type": m.content_type, "url": m.url}
-                                  for m in msg.media]},
+                                  for m in msg.media],
+                        **({"choice": msg.choice.to_json()} if msg.choice else {})},
         })
         ctx.store.delivered_to_bot(vid)
         log.info("bot.delivered", conversation=vid, message=msg.id)

@@ -93,6 +93,15 @@ def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
     }
 
 
+def customer_choice(kind: str, title: str, choice_id: str) -> dict[str, Any]:
+    """A8: the customer chose a quick reply or a list item of interactive content."""
+    what = "a list item" if kind == "list" else "a quick reply"
+    text = (f":radio_button: The customer chose {what}: *{escape(title) or '(no title)'}*"
+            + (f" (`{escape(choice_id)}`)" if choice_id else ""))
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            "unfurl_links": False}
+
+
 def history_lines(messages: list[tuple[str, str]]) -> str:
     """(who, text) pairs as thread text, customer text escaped like everywhere else."""
     return "\n".join(f"• *{escape(who)}:* {escape(text) or '(media)'}" for who, text in messages)

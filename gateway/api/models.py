@@ -46,7 +46,16 @@ class Capacity(_Body):
 
 
 class Message(_Body):
-    text: str = Field(min_length=1, max_length=1600)
+    text: str = Field("", max_length=1600)
+    template: str = Field("", description="A8: send this campaign template instead (e.g. "
+                          "interactive content: quick replies, a list picker, call to action)")
+    variables: dict[str, str] | list[str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one(self) -> Message:
+        if bool(self.text) == bool(self.template):
+            raise ValueError("send either text or a template")
+        return self
 
 
 class Target(_Body):

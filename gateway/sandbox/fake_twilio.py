@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 import secrets
+import time
 from collections import deque
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -151,7 +152,8 @@ class FakeTwilio:
     async def _create(self, request: web.Request) -> web.Response:
         form = await request.post()
         params = {k: form.getall(k) if k == "MediaUrl" else form[k] for k in form}
-        attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params}
+        attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params,
+                                   "at": time.time()}
         self.requests.append(attempt)
         if self.latency:
             await asyncio.sleep(self.latency)

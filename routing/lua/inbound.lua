@@ -2,11 +2,11 @@
 -- conversation or open and route a new one, store the message and queue it for Slack (and for
 -- the bot while it holds the conversation).
 -- ARGV: prefix now sid phone customer_addr campaign_addr channel campaign body media_json
---       profile_name default_department sid_ttl bot(yes|no) help_text
+--       profile_name default_department sid_ttl bot(yes|no) help_text choice_json
 local sid, phone, from, to = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local channel, campaign, body, media = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local profile, dept, ttl, bot = ARGV[11], ARGV[12], tonumber(ARGV[13]), ARGV[14]
-local help = ARGV[15] or ''
+local help, choice = ARGV[15] or '', ARGV[16] or ''
 
 local seen = redis.call('GET', K.sid(sid))
 if seen then
@@ -45,6 +45,9 @@ local mid = 'm' .. redis.call('HINCRBY', K.seq, 'msg', 1)
 redis.call('HSET', K.msg(mid), 'id', mid, 'conv', vid, 'direction', 'in', 'author', 'customer',
            'body', body, 'media', media, 'provider_sid', sid, 'created_at', NOW)
 redis.call('SET', K.sid(sid), mid, 'EX', ttl)
+if choice ~= '' then  -- A8: the quick reply or list item chosen, kept as structured data
+  redis.call('HSET', K.msg(mid), 'choice', choice)
+end
 redis.call('HSET', K.conv(vid), 'last_inbound_at', NOW, 'last_message_at', NOW)
 event(vid, 'type', 'message', 'actor', 'customer', 'direction', 'in', 'message', mid)
 redis.call('RPUSH', K.outbox(vid, 'slack'), mid)
