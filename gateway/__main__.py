@@ -175,6 +175,31 @@ def cmd_bulk_send(args: argparse.Namespace) -> None:
     print(f"bulk {data['id']} {data['status']}: {counts}")
 
 
+def cmd_templates_sync(args: argparse.Namespace) -> None:
+    """The account's Content API templates, and whether each configured WhatsApp template is
+    one of them, approved, with as many variables as the config declares."""
+    from channels.twilio.client import make_client
+    from channels.twilio.content import compare, list_templates
+
+    settings = load_settings()
+    workspace = _workspace(args.config or settings.gateway_config)
+    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token,
+                         settings.twilio_api_base)
+    account = list_templates(client)
+    print(f"{len(account)} Content API template(s) in the account:")
+    for t in account:
+        print(f"  {t.sid}  {t.name} ({t.language}; {', '.join(t.types)}; "
+              f"{len(t.variables)} variable(s); WhatsApp: {t.whatsapp or 'not submitted'})")
+    rows = compare([(c.id, t.name, t.content_sid or "", len(t.variables))
+                    for c in workspace.campaigns if c.channel == "whatsapp"
+                    for t in c.templates], account)
+    print("configured WhatsApp templates:")
+    for where, problem in rows:
+        print(f"  {where}: {problem}")
+    if any(problem != "ok" for _, problem in rows):
+        sys.exit(1)
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from gateway.simulate import main
 
@@ -212,6 +237,12 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--campaign", required=True)
     explain.add_argument("--contact", required=True, help="contact id or E.164 phone")
     explain.set_defaults(func=cmd_route_explain)
+    templates = sub.add_parser("templates", help="active-message templates").add_subparsers(
+        dest="templates_command", required=True)
+    sync = templates.add_parser("sync", help="list the account's Content API templates and "
+                                "check the configured WhatsApp ones against them")
+    sync.add_argument("--config", default="", help="YAML config (default: GATEWAY_CONFIG)")
+    sync.set_defaults(func=cmd_templates_sync)
     bulk = sub.add_parser("bulk", help="bulk active messages").add_subparsers(
         dest="bulk_command", required=True)
     bulk_send = bulk.add_parser("send", help="send a template to the recipients of a CSV "

@@ -134,6 +134,9 @@ class Desk:
         """The campaign's templates; the chosen one (or the only one) with its variables,
         pre-filled from the contact where the template says so."""
         campaign, contact = await active.templates_for(self.svc.ctx, vid)
+        if not campaign.templates:
+            return modals.message_modal("Send a template", render.NO_TEMPLATES.format(
+                campaign=campaign.label))
         choices = [(t.name, t.name + (f" ({t.kind.replace('_', ' ')})" if t.kind != "text"
                                       else "")) for t in campaign.templates]
         template = campaign.template(chosen or (choices[0][0] if len(choices) == 1 else ""))

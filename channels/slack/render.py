@@ -182,6 +182,8 @@ REFUSALS = {
 }
 
 SEND_TEMPLATE = "Send a template"
+NO_TEMPLATES = ("{campaign} has no approved templates yet: an admin declares them in the "
+                "config (campaigns[].templates).")
 
 
 def refusal_extras(outcome: str, vid: str, text: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 TWILIO_API = "https://api.twilio.com"
+CONTENT_API = "https://content.twilio.com"  # the Content API (templates): same stand-in
 
 
 class RedirectingHttpClient(TwilioHttpClient):
@@ -21,8 +22,9 @@ class RedirectingHttpClient(TwilioHttpClient):
         self.api_base = api_base.rstrip("/")
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(TWILIO_API):
-            url = self.api_base + url[len(TWILIO_API):]
+        for real in (TWILIO_API, CONTENT_API):
+            if url.startswith(real):
+                url = self.api_base + url[len(real):]
         return super().request(method, url, *args, **kwargs)
 
 

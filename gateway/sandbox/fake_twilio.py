@@ -54,6 +54,7 @@ class FakeTwilio:
         self.status_delay = status_delay
         self.latency = 0.0  # seconds each create call takes to answer (a slow provider)
         self.messages: list[dict[str, Any]] = []  # accepted messages, oldest first
+        self.contents: list[dict[str, Any]] = []  # Content API templates (add_content)
         self.requests: list[dict[str, Any]] = []  # every create attempt, failed ones too
         self.callbacks: list[dict[str, Any]] = []  # status callbacks sent: url, params, status
         self._by_sid: dict[str, dict[str, Any]] = {}
@@ -69,6 +70,7 @@ class FakeTwilio:
         app = web.Application()
         app.router.add_post(f"{_ACCOUNT}/Messages.json", self._create)
         app.router.add_get(f"{_ACCOUNT}/Messages/{{sid}}.json", self._fetch)
+        app.router.add_get("/v1/ContentAndApprovals", self._contents)
         app.router.add_get("/log", self._log)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -217,6 +219,23 @@ class FakeTwilio:
         if msg is None:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         return web.json_response(self._resource(msg))
+
+    def add_content(self, sid: str, name: str, body: str, variables: dict[str, str],
+                    kind: str = "twilio/text", whatsapp: str = "approved") -> None:
+        """A Content API template of the account, with its WhatsApp approval status."""
+        self.contents.append({
+            "sid": sid, "account_sid": self.account_sid, "friendly_name": name,
+            "language": "es", "variables": variables, "types": {kind: {"body": body}},
+            "approval_requests": {"name": name, "category": "UTILITY", "status": whatsapp},
+            "date_created": None, "date_updated": None})
+
+    async def _contents(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != self._basic_auth:
+            return _error(401, 20003, "Authenticate")
+        url = str(request.url)
+        return web.json_response({"contents": self.contents, "meta": {
+            "page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": None,
+            "url": url, "next_page_url": None, "key": "contents"}})
 
     async def _log(self, _request: web.Request) -> web.Response:
         return web.json_response({"messages": self.messages})
