@@ -121,16 +121,22 @@ def measure(recipients: int, rate: float, latency: float, workers: int) -> dict[
         span = (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
         achieved = (len(stamps) - 1) / span if len(stamps) > 1 else 0.0
         repeats = sum(c - 1 for c in Counter(m["to"] for m in sent).values())
-        # The busiest 1-second window: the shared bucket allows the rate plus its burst.
-        peak, j = 0, 0
-        for i, s in enumerate(stamps):
-            while j < len(stamps) and stamps[j] < s + 1.0:
-                j += 1
-            peak = max(peak, j - i)
+        # The busiest windows as the fake saw them: the shared bucket allows the rate plus its
+        # burst; arrival jitter (2 worker processes, Redis and the fake on 2 cores) bunches
+        # requests, which the 1 s window shows and the 5 s window evens out.
+        def busiest(window: float) -> int:
+            peak, j = 0, 0
+            for i, s in enumerate(stamps):
+                while j < len(stamps) and stamps[j] < s + window:
+                    j += 1
+                peak = max(peak, j - i)
+            return peak
+
+        peak, peak5 = busiest(1.0), busiest(5.0)
         return {"bulk": bid, "recipients": recipients, "sent": len(sent), "repeats": repeats,
                 "configured_rate": rate, "achieved_rate": achieved, "ratio": achieved / rate,
-                "peak_1s": peak, "provider_latency_ms": latency * 1000, "workers": workers,
-                "wall_s": wall}
+                "peak_1s": peak, "peak_5s": peak5, "provider_latency_ms": latency * 1000,
+                "workers": workers, "wall_s": wall}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,8 +152,12 @@ def main(argv: list[str] | None = None) -> None:
           f"answering after {r['provider_latency_ms']:.0f} ms")
     print(f"  configured rate {r['configured_rate']:.0f}/s, achieved {r['achieved_rate']:.1f}/s"
           f" -> ratio {r['ratio']:.3f} (target >= 0.9)")
-    print(f"  busiest second {r['peak_1s']} messages (allowed: rate + burst "
-          f"{max(1.0, r['configured_rate'] * BURST_SECONDS):.0f})")
+    burst = max(1.0, r["configured_rate"] * BURST_SECONDS)
+    print(f"  busiest 1 s as Twilio saw it: {r['peak_1s']} messages; busiest 5 s: "
+          f"{r['peak_5s']} (the bucket allows {r['configured_rate']:.0f}/s + a burst of "
+          f"{burst:.0f}: {r['configured_rate'] + burst:.0f} and "
+          f"{5 * r['configured_rate'] + burst:.0f}; measured where requests reach the fake, "
+          "so scheduling jitter on a busy machine bunches them)")
     print(f"  sent {r['sent']}, sent twice {r['repeats']}, wall {r['wall_s']:.1f} s")
     if r["sent"] != r["recipients"] or r["repeats"]:
         sys.exit("not every recipient was sent exactly once")

@@ -38,7 +38,8 @@ def send_chunk(ident: str) -> None:
     the end; a run that dies leaves it for the sweeper."""
     ctx = current()
     member = f"{Work.BULK}:{ident}"
-    lock = ctx.store.redis.lock(ctx.store.keys.lock(member), timeout=LOCK_SECONDS)
+    lock = ctx.store.redis.lock(ctx.store.keys.lock(member), timeout=LOCK_SECONDS,
+                                thread_local=False)  # the heartbeat thread extends it
     if not lock.acquire(blocking=False):
         return
     started = time.time()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -28,6 +29,15 @@ class RedirectingHttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
+#: Connections kept per host: bulk sends run many requests in flight per worker, and a
+#: connection discarded from a full pool costs a new TLS handshake.
+POOL_SIZE = 64
+
+
 def make_client(account_sid: str, auth_token: str, api_base: str = TWILIO_API) -> Client:
-    http = None if api_base.rstrip("/") == TWILIO_API else RedirectingHttpClient(api_base)
+    http = (TwilioHttpClient() if api_base.rstrip("/") == TWILIO_API
+            else RedirectingHttpClient(api_base))
+    if http.session is not None:
+        for scheme in ("https://", "http://"):
+            http.session.mount(scheme, HTTPAdapter(pool_maxsize=POOL_SIZE))
     return Client(account_sid, auth_token, http_client=http)

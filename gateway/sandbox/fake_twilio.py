@@ -152,10 +152,11 @@ class FakeTwilio:
         )
 
     async def _create(self, request: web.Request) -> web.Response:
+        arrived = time.time()
         form = await request.post()
         params = {k: form.getall(k) if k == "MediaUrl" else form[k] for k in form}
         attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params,
-                                   "at": time.time()}
+                                   "at": arrived}
         self.requests.append(attempt)
         if self.latency:
             await asyncio.sleep(self.latency)
