@@ -133,7 +133,12 @@ class Desk:
     async def template_view(self, vid: str, chosen: str = "") -> dict[str, Any]:
         """The campaign's templates; the chosen one (or the only one) with its variables,
         pre-filled from the contact where the template says so."""
-        campaign, contact = await active.templates_for(self.svc.ctx, vid)
+        if vid.startswith("{"):  # from the history: a campaign and a contact, no conversation
+            meta = json.loads(vid)
+            campaign = active.campaign_named(self.svc.ctx, meta["campaign"])
+            contact = await self.store.contact_hash(meta["contact"])
+        else:
+            campaign, contact = await active.templates_for(self.svc.ctx, vid)
         if not campaign.templates:
             return modals.message_modal("Send a template", render.NO_TEMPLATES.format(
                 campaign=campaign.label))
@@ -224,15 +229,21 @@ class Desk:
             typ, _, sub = form.get("typification", "").partition("|")
             svc.done(await actions.close(ctx, me, vid, typ, sub, note))
         elif callback == "rd_template":
-            conv = await actions.conversation(ctx, vid)
+            if vid.startswith("{"):  # H11: from the history
+                meta = json.loads(vid)
+                campaign_id, contact, in_conversation = meta["campaign"], meta["contact"], ""
+            else:
+                conv = await actions.conversation(ctx, vid)
+                campaign_id, contact, in_conversation = conv["campaign"], conv["contact"], vid
             name = form.get("template", "")
             if not name:
                 return errors(template="Choose a template.")
-            given = [form.get(f"var_{i}", "").strip() for i in range(
-                1, len(active.template_named(campaign_of(ctx, conv), name).variables) + 1)]
-            svc.done(await active.send_active(ctx, me, conv["campaign"], conv["contact"], name,
-                                              given, idem=view.get("id", ""),
-                                              in_conversation=vid))
+            tpl = active.template_named(active.campaign_named(ctx, campaign_id), name)
+            given = [form.get(f"var_{i}", "").strip()
+                     for i in range(1, len(tpl.variables) + 1)]
+            svc.done(await active.send_active(ctx, me, campaign_id, contact, name, given,
+                                              idem=view.get("id", ""),
+                                              in_conversation=in_conversation))
         elif callback == "rd_contact":
             cid, changes = await actions.review_contact_edit(ctx, me, vid, form)
             return {"response_action": "push",
@@ -264,8 +275,17 @@ class Desk:
             me = actions.principal_of_slack(self.svc.ctx, slack_user)
             if action == "rd_hist_contact":
                 data = await actions.history_contact(self.svc.ctx, me, value)
-                await client.views_open(trigger_id=trigger_id,
-                                        view=home.contact_modal(data, self.ws.name_of))
+                grants = await runtime_grants(self.svc.ctx, me)
+                send_in = [(c.id, c.label) for c in self.ws.campaigns if c.templates
+                           and may_send_active(me, self.ws, c.id, grants) is None]
+                await client.views_open(trigger_id=trigger_id, view=home.contact_modal(
+                    data, self.ws.name_of, send_in))
+            elif action == "rd_hist_template":  # H11: an active message from the history
+                campaign_id, _, cid = value.partition("|")
+                allow(may_send_active(me, self.ws, campaign_id,
+                                      await runtime_grants(self.svc.ctx, me)))
+                await client.views_push(trigger_id=trigger_id, view=await self.template_view(
+                    json.dumps({"campaign": campaign_id, "contact": cid})))
             else:
                 data = await actions.history_ticket(self.svc.ctx, me, value)
                 await client.views_push(trigger_id=trigger_id,

@@ -20,26 +20,28 @@ def _bucket(ctx: Context, sender: str) -> str:
 
 
 def take_token(ctx: Context, sender: str, rate: float, bulk: bool = True,
-               stop: threading.Event | None = None) -> None:
-    """Wait for a token of the sender's bucket. A bulk send also waits while an agent's reply
-    is waiting for a token on the same number (agents' replies go first)."""
+               stop: threading.Event | None = None) -> bool:
+    """Wait for a token of the sender's bucket; True if it had to wait. A bulk send also waits
+    while an agent's reply is waiting for a token on the same number (replies go first)."""
     redis, key = ctx.store.redis, _bucket(ctx, sender)
     burst = max(1.0, rate * BURST_SECONDS)
+    waited = False
     while stop is None or not stop.is_set():
         if bulk and redis.exists(key + ":replies"):
             time.sleep(1.0 / rate)
             continue
         wait = pacing.take(redis, key, rate, burst)
         if not wait:
-            return
+            return waited
         if not bulk:  # hold bulks back on this number until this reply has gone
             redis.set(key + ":replies", 1, px=int(REPLY_PRIORITY_TTL * 1000))
+        waited = True
         time.sleep(wait)
+    return waited
 
 
 def pace_reply(ctx: Context, sender: str, campaign_id: str) -> None:
     """An agent's or bot's message takes a token of its sender's bucket, before any bulk."""
     campaign = ctx.workspace.campaign(campaign_id)
-    if campaign is not None:
-        take_token(ctx, sender, campaign.rate, bulk=False)
+    if campaign is not None and take_token(ctx, sender, campaign.rate, bulk=False):
         ctx.store.redis.delete(_bucket(ctx, sender) + ":replies")

@@ -117,7 +117,7 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
         await ack()
         await desk.home(client, body["user"]["id"], body["actions"][0].get("value", ""))
 
-    @app.action(re.compile(r"^rd_hist_(search|contact|ticket)$"))
+    @app.action(re.compile(r"^rd_hist_(search|contact|ticket|template)$"))
     async def history_open(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         action = body["actions"][0]

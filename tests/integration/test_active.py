@@ -284,3 +284,32 @@ async def test_session_only_interactive_template_needs_the_window(system: System
     assert status == 202
     await system.drain()
     assert system.twilio.messages[-1]["content_sid"] == "HX" + "b" * 32
+
+
+async def test_history_contact_sends_a_template(system: System) -> None:
+    """H11: from a contact of the attendance history (no open conversation needed)."""
+    system.store.redis.hset(system.store.keys.ident, CUSTOMER, "c9")
+    system.store.redis.hset(system.store.keys.contact("c9"), mapping={
+        "id": "c9", "phone": CUSTOMER, "name": "Lucía"})
+    click = button_click("U0ANA", "rd_hist_template", "care|c9", "C0CARE", "1")
+    click["view"] = {"id": "V9", "type": "modal"}
+    status, _ = await system.interact(click)
+    assert status == 200
+    pushed = system.slack.calls_to("views.push")[-1]["view"]
+    pushed = json.loads(pushed) if isinstance(pushed, str) else pushed
+    assert json.loads(pushed["private_metadata"]) == {"campaign": "care", "contact": "c9"}
+    status, answer = await system.interact(submit_view(
+        "U0ANA", "rd_template", pushed["private_metadata"],
+        {"template": "follow_up", "var_1": "Lucía", "var_2": "#5"}, ("template",)))
+    assert status == 200 and not answer, answer
+    await system.drain()
+    assert system.twilio.messages[-1]["to"] == f"whatsapp:{CUSTOMER}"
+    vid = system.store.redis.hget(system.store.keys.open, f"c9|whatsapp:{WA}")
+    conv = system.store.conversation_hash(vid)
+    assert conv["origin"] == "active_message" and conv["assignee"] == "ana"
+    # Bruno has no grant: refused.
+    click = button_click("U0BRUNO", "rd_hist_template", "care|c9", "C0CARE", "1")
+    click["view"] = {"id": "V9", "type": "modal"}
+    await system.interact(click)
+    refusal = system.slack.calls_to("views.open")[-1]["view"]
+    assert "active messages" in (refusal if isinstance(refusal, str) else json.dumps(refusal))
