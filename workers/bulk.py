@@ -27,7 +27,7 @@ from workers.pace import take_token
 log = structlog.get_logger("bulk")
 
 CONCURRENCY = 32  # sends in flight per chunk job
-LOCK_SECONDS = 30.0  # a chunk's lock, extended while its run is alive
+LOCK_SECONDS = 10.0  # a chunk's lock, extended while its run is alive (a dead run's expires)
 
 
 def send_chunk(ident: str) -> None:
@@ -69,22 +69,26 @@ def _send_chunk(ctx: Context, ident: str) -> None:
         return
     campaign = ctx.workspace.campaign(meta["campaign"])
     rate = campaign.rate if campaign else 1.0
+    sender = meta["campaign_addr"]
     chunk, total = int(meta["chunk"]), int(meta["total"])
     first = int(n) * chunk + 1
     indices = range(first, min(first + chunk, total + 1))
     stop = threading.Event()  # a transient error: stop claiming, retry the chunk later
     failure: list[Exception] = []
 
-    def one(idx: int) -> None:
+    def one(item: tuple[int, str]) -> None:
+        # The token first, then the claim: a recipient is 'sending' only while its HTTP call
+        # is in flight, which is all a killed worker can leave uncertain.
+        idx, state = item
         if stop.is_set():
             return
+        if state == "queued":
+            take_token(ctx, sender, rate, stop=stop)
+            if stop.is_set():  # a 429 elsewhere in the chunk: it stays queued for the retry
+                return
         claim = ctx.store.bulk_claim(bid, idx)
         if claim.outcome != "send":
             ctx.dispatcher.enqueue(*claim.jobs)
-            return
-        take_token(ctx, claim.from_, rate, stop=stop)
-        if stop.is_set():
-            ctx.store.bulk_sent(bid, idx, "", "retry")
             return
         try:
             sid, status = send_message(
@@ -101,9 +105,14 @@ def _send_chunk(ctx: Context, ident: str) -> None:
             return
         ctx.dispatcher.enqueue(*recorded.jobs)
 
-    with ThreadPoolExecutor(min(CONCURRENCY, len(indices) or 1),
+    # Only recipients still queued need a token (a resumed chunk skips what was done).
+    states = ctx.store.redis.hmget(ctx.store.keys.bulk_state(bid), list(indices)) if indices \
+        else []
+    todo = [(i, state) for i, state in zip(indices, states, strict=True)
+            if state in ("queued", "sending")]  # 'sending': a dead run's, settled by its claim
+    with ThreadPoolExecutor(min(CONCURRENCY, len(todo) or 1),
                             thread_name_prefix="bulk") as pool:
-        list(pool.map(one, indices))
+        list(pool.map(one, todo))
     if failure:  # 429/5xx: the job is retried with backoff, the worker is free meanwhile
         log.warning("bulk.backoff", bulk=bid, chunk=n, error=str(failure[0]))
         raise failure[0]
