@@ -6,6 +6,7 @@ import json
 
 import redis
 import redis.asyncio as aioredis
+import structlog
 from aiohttp import web
 
 from gateway import api, media_routes, slack_routes, twilio_routes
@@ -17,6 +18,7 @@ from routing.permissions import Principal, token_hash
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
+log = structlog.get_logger("gateway")
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler: web.Handler) -> web.StreamResponse:
@@ -49,6 +51,13 @@ def sandbox_bot_token(campaign: str) -> str:
     return f"sandbox-bot-token-{campaign}"
 
 
+async def remove_sandbox_tokens(store: Store, workspace: Workspace) -> int:
+    """Live mode on data a sandbox once used: its well-known tokens must not outlive it.
+    (Any other ``sandbox-`` token, e.g. of a campaign since removed, is refused at login.)"""
+    names = [SANDBOX_ADMIN_TOKEN, *(sandbox_bot_token(c.id) for c in workspace.campaigns)]
+    return await store.redis.hdel(store.keys.tokens(), *(token_hash(n) for n in names))
+
+
 async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
     """Well-known tokens so a newcomer and the example bot can use the API in the sandbox."""
     await store.add_token(token_hash(SANDBOX_ADMIN_TOKEN),
@@ -60,7 +69,8 @@ async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
 
 
 def create_app(settings: Settings, workspace: Workspace) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[errors_as_json, api.authenticate],
+                          client_max_size=1024 * 1024)
     client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     services = Services(
         settings=settings,
@@ -74,6 +84,8 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
         await services.store.seed(workspace)
         if settings.sandbox:
             await seed_sandbox_tokens(services.store, workspace)
+        elif await remove_sandbox_tokens(services.store, workspace):
+            log.warning("sandbox.tokens_removed", reason="real credentials are set")
         await services.start()
 
     async def close(_: web.Application) -> None:

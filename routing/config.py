@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-ROLES = ("admin", "supervisor", "agent", "auditor", "marketing")
 
 
 class ConfigError(ValueError):

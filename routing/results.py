@@ -115,6 +115,7 @@ class HistoryContacts(Result):
     """An agent's history: (contact id, last closing time as text), most recent first."""
 
     contacts: tuple[list[str], ...] = ()
+    tickets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,8 @@ def script_source(name: str) -> str:
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
-           "contact_edit", "remind", "history", "active_message", "bulk_create", "bulk_claim",
-           "bulk_sent", "bulk_cancel")
+           "contact_edit", "remind", "history", "history_contact", "active_message",
+           "bulk_create", "bulk_claim", "bulk_sent", "bulk_cancel")
 
 T = TypeVar("T")
 #: What a store method gives: the value itself with a sync client, an awaitable with asyncio.
@@ -67,6 +67,11 @@ Maybe = T | Awaitable[T]
 
 async def _parsed(raw: Awaitable[Any], parse: Callable[[Any], T]) -> T:
     return parse(await raw)
+
+
+def _after(raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
+    """Parse a command's answer, now (sync client) or once awaited (asyncio client)."""
+    return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
 
 
 def _rows(rows: list[Any], fields: list[str] | None) -> list[dict[str, str]]:
@@ -88,10 +93,6 @@ class Store:
         stamp = time.time() if now is None else now
         raw = self._scripts[name](keys=[self.keys.seq],
                                   args=[self.keys.prefix, repr(stamp), *args])
-        return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
-
-    def _then(self, raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
-        """Parse a plain command's answer, now or once awaited."""
         return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
 
     # -- writes ---------------------------------------------------------------------------
@@ -236,6 +237,13 @@ class Store:
         most recent first (reads only)."""
         return self._run("history", HistoryContacts.parse, agent, *campaigns, now=now)
 
+    def history_contact(self, agent: str, cid: str, campaigns: list[str],
+                        now: float | None = None) -> Maybe[HistoryContacts]:
+        """A contact's visible tickets for an agent's history; outcome ``served`` or
+        ``not_served`` (reads only)."""
+        return self._run("history_contact", HistoryContacts.parse, agent, cid, *campaigns,
+                         now=now)
+
     def remind(self, vid: str, due: float) -> Maybe[Result]:
         """Mark a reminder for the assignee of a waiting customer, once per wait; ``due`` is
         the time the reminder is for (its minutes are counted to it)."""
@@ -376,10 +384,6 @@ class Store:
             return _parsed(raw, lambda rows: _rows(rows, fields))
         return _rows(raw, fields)
 
-    def contact_conversations_since(self, cid: str, since: float) -> Any:
-        """The contact's conversations opened since ``since``, newest first."""
-        return self.redis.zrevrangebyscore(self.keys.contact_convs(cid), "+inf", since)
-
     def contact_notes(self, cid: str) -> Any:
         return self.redis.xrange(self.keys.contact_notes(cid))
 
@@ -397,14 +401,14 @@ class Store:
         pipe.hgetall(self.keys.bulk_msg(bid))
         if with_inputs:
             pipe.hgetall(self.keys.bulk_input(bid))
-        return self._then(pipe.execute(), lambda rows: (*rows, None)[:4])
+        return _after(pipe.execute(), lambda rows: (*rows, None)[:4])
 
     def message_statuses(self, mids: list[str]) -> Any:
         """{message id: status} of many messages in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for mid in mids:
             pipe.hget(self.keys.msg(mid), "status")
-        return self._then(pipe.execute(), lambda got: dict(zip(mids, got, strict=True)))
+        return _after(pipe.execute(), lambda got: dict(zip(mids, got, strict=True)))
 
     def waiting_since(self, vid: str) -> Any:
         """Since when the conversation's customer has waited for an answer, or None."""

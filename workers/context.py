@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from twilio.rest import Client
 
+from channels.media import media_key
 from channels.twilio.client import make_client
 from routing.config import Campaign, Workspace
 from routing.store import Store
@@ -32,7 +33,7 @@ class Context:
     status_callback_url: str
     http: requests.Session
     public_url: str = ""
-    media_secret: str = ""
+    media_secret: bytes = b""  # channels.media.media_key of the Twilio auth token
     sandbox: bool = False
 
     def bot_secret(self, campaign: Campaign) -> str:
@@ -62,7 +63,7 @@ class Context:
             status_callback_url=f"{public_url}/twilio/status",
             http=requests.Session(),
             public_url=public_url,
-            media_secret=twilio_token,
+            media_secret=media_key(twilio_token),
             sandbox=sandbox,
         )
 

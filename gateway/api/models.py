@@ -75,12 +75,15 @@ class Handoff(_Body):
     note: str = Field("", max_length=2000)
 
 
+class Escalate(_Body):
+    type: Literal[tuple(ESCALATIONS)]  # type: ignore[valid-type]
+    note: str = Field("", max_length=2000)
+
+
 class Close(_Body):
     typification: str = ""
     subtypification: str = ""
     note: str = Field("", max_length=2000)
-
-
 
 
 class Grants(_Body):

@@ -38,6 +38,12 @@ AGENT = _path("agent", "agent id")
 CAMPAIGN = _path("campaign", "campaign id")
 BULK = _path("bulk", "bulk id (b3)")
 
+OWNERS = ("owner assigners (workspace `owner_assigners` roles; admin always), or the "
+          "`assign_owners` grant of the owner's campaign (a department of it, an agent who "
+          "serves it; a current owner elsewhere needs the grant there too)")
+EXCLUSIVE = ("owner assigners (workspace `owner_assigners` roles; admin always), or the "
+             "`assign_owners` grant in `{campaign}`")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # (method, path, handler, summary, body model, parameters, who may call): the one place routes
@@ -45,25 +51,23 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict], str]] = [
     ("get", "/api/contacts/{contact}", contacts.get_contact,
      "Read a contact's owner and exclusive agents", None,
-     [CONTACT], "owner assigners"),
+     [CONTACT], "owner assigners (roles, or the `assign_owners` grant in some campaign)"),
     ("get", "/api/contacts/{contact}/audit", contacts.get_audit,
      "A contact's audit trail: owner, exclusive-agent and data changes (who, when, old, new)",
      None, [CONTACT], "owner assigners, supervisor, auditor, admin"),
     ("put", "/api/contacts/{contact}/owner", contacts.put_owner,
      "Set a contact's owner", models.Owner, [CONTACT],
-     "owner assigners (workspace `owner_assigners`; admin always)"),
+     OWNERS),
     ("delete", "/api/contacts/{contact}/owner", contacts.delete_owner,
-     "Make a contact unassigned", None, [CONTACT],
-     "owner assigners"),
+     "Make a contact unassigned", None, [CONTACT], OWNERS),
     ("post", "/api/owners/bulk", contacts.bulk_owner,
-     "Set the owner of many contacts", models.BulkOwner, [],
-     "owner assigners"),
+     "Set the owner of many contacts", models.BulkOwner, [], OWNERS),
     ("put", "/api/contacts/{contact}/exclusive/{campaign}", contacts.put_exclusive,
      "Set the exclusive agent of a contact in a campaign", models.Exclusive,
-     [CONTACT, CAMPAIGN], "owner assigners"),
+     [CONTACT, CAMPAIGN], EXCLUSIVE),
     ("delete", "/api/contacts/{contact}/exclusive/{campaign}", contacts.delete_exclusive,
      "Remove the exclusive agent of a contact in a campaign", None, [CONTACT, CAMPAIGN],
-     "owner assigners"),
+     EXCLUSIVE),
     ("get", "/api/agents/{agent}", agents.get_agent,
      "Read an agent's presence, capacity, load and inbox", None,
      [AGENT], "the agent, supervisor, auditor, admin"),
@@ -108,6 +112,9 @@ OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict
      "marketing, admin"),
     ("post", "/api/campaigns/{campaign}/bulk/{bulk}/cancel", active.cancel_bulk,
      "Cancel a bulk (same as DELETE)", None, [CAMPAIGN, BULK], "marketing, admin"),
+    ("post", "/api/conversations/{conversation}/escalate", conversations.post_escalate,
+     "Escalate a conversation (type + note), as the card's Escalate button does",
+     models.Escalate, [CONV], "its assignee, supervisor, admin"),
     ("get", "/api/history/contacts", history.get_contacts,
      "The contacts in the agent's attendance history (90 days; 3 h after close)", None,
      [_query("q", "search name, email (partial, any case or accents) or phone (any format)",

@@ -21,7 +21,6 @@ from routing.actions.context import Ctx
 from routing.errors import Invalid, NotFound, Refused
 from routing.permissions import Principal, effective_grants, roles
 
-DAYS, DELAY = 90 * 86400, 3 * 3600
 PER_PAGE = 20
 Sort = Literal["recent", "name"]
 
@@ -85,12 +84,11 @@ def matches(contact: dict[str, str], query: str) -> bool:
 
 async def _tickets_of(ctx: Ctx, view: Viewer, cid: str, now: float) -> list[dict[str, str]]:
     """The contact's closed tickets of the last 90 days in the viewer's campaigns, newest
-    first, each visible from 3 h after it closed."""
-    vids = await ctx.store.contact_conversations_since(cid, now - DAYS)
-    convs = await ctx.store.hashes([ctx.store.keys.conv(v) for v in vids])
-    return [c for c in convs if c.get("status") == "closed"
-            and c.get("campaign") in view.campaigns
-            and now - DAYS <= float(c.get("closed_at", 0)) <= now - DELAY]
+    first, each visible from 3 h after it closed; NotFound unless the viewer served one."""
+    found = await ctx.store.history_contact(view.agent, cid, sorted(view.campaigns), now=now)
+    if found.outcome != "served":
+        raise NotFound(f"no contact {cid!r} in {view.agent}'s history")
+    return await ctx.store.hashes([ctx.store.keys.conv(v) for v in found.tickets])
 
 
 async def _listed(ctx: Ctx, view: Viewer, now: float) -> list[tuple[str, float]]:
@@ -111,22 +109,21 @@ async def history_contacts(ctx: Ctx, who: Principal, query: str = "", sort: Sort
     now = time.time() if now is None else now
     view = await viewer(ctx, who, as_agent)
     listed = await _listed(ctx, view, now)
+    start, total = (page - 1) * PER_PAGE, len(listed)
+    if not query.strip() and sort == "recent":  # already in order: read just the page
+        listed = listed[start:start + PER_PAGE]
     fields = ["id", "name", "phone", "email"]
     contacts = await ctx.store.hashes([ctx.store.keys.contact(c) for c, _ in listed], fields)
     rows = [c | {"last_interaction": last} for c, (_, last) in zip(contacts, listed,
                                                                     strict=True)]
-    if query.strip():
-        rows = [r for r in rows if matches(r, query)]
-    if sort == "name":
-        rows.sort(key=lambda r: (fold(r.get("name", "")) or "\uffff", r.get("phone", "")))
-    start = (page - 1) * PER_PAGE
-    return {"agent": view.agent, "total": len(rows), "page": page, "per_page": PER_PAGE,
-            "contacts": rows[start:start + PER_PAGE]}
-
-
-async def _visible_contact(ctx: Ctx, view: Viewer, cid: str, now: float) -> None:
-    if cid not in {c for c, _ in await _listed(ctx, view, now)}:
-        raise NotFound(f"no contact {cid!r} in {view.agent}'s history")
+    if query.strip() or sort == "name":
+        if query.strip():
+            rows = [r for r in rows if matches(r, query)]
+        if sort == "name":
+            rows.sort(key=lambda r: (fold(r.get("name", "")) or "\uffff", r.get("phone", "")))
+        total, rows = len(rows), rows[start:start + PER_PAGE]
+    return {"agent": view.agent, "total": total, "page": page, "per_page": PER_PAGE,
+            "contacts": rows}
 
 
 async def history_contact(ctx: Ctx, who: Principal, cid: str, as_agent: str = "",
@@ -135,9 +132,8 @@ async def history_contact(ctx: Ctx, who: Principal, cid: str, as_agent: str = ""
     every agent's notes, and the audit trail of their data, owner and exclusive agents."""
     now = time.time() if now is None else now
     view = await viewer(ctx, who, as_agent)
-    await _visible_contact(ctx, view, cid, now)
-    contact = await ctx.store.contact_hash(cid)
     tickets = await _tickets_of(ctx, view, cid, now)
+    contact = await ctx.store.contact_hash(cid)
     raw_notes = await ctx.store.contact_notes(cid)
     where = await ctx.store.hashes([ctx.store.keys.conv(f.get("conversation", ""))
                                     for _, f in raw_notes], ["campaign"])
@@ -177,7 +173,6 @@ async def history_ticket(ctx: Ctx, who: Principal, vid: str, as_agent: str = "",
     conv = await ctx.store.conversation_hash(vid)
     if not conv:
         raise NotFound(f"no ticket {vid!r} in {view.agent}'s history")
-    await _visible_contact(ctx, view, conv["contact"], now)
     if vid not in {t["id"] for t in await _tickets_of(ctx, view, conv["contact"], now)}:
         raise NotFound(f"no ticket {vid!r} in {view.agent}'s history")
     events = [f for _, f in await ctx.store.events(vid)]

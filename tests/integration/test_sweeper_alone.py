@@ -298,6 +298,20 @@ async def test_the_sweeper_alone_completes_every_action(
     assert sum("Escalation (complaint)" in p for p in desk.posts("C0SUPER")) == 2
     assert any("New conversation for you" in d for d in desk.dms("U0DORA"))
 
+    # A handoff nobody can take now: the card says it waits in the queue; when Dora frees up
+    # (she closes the first), she takes it.
+    await desk.customer(5, "otra compra", phone=OTHER, to=SHOP)
+    await desk.settle()
+    second = desk.conversation(OTHER, SHOP)
+    await desk.api("PUT", "/api/agents/dora/capacity", {"capacity": 1})
+    await desk.api("POST", f"/api/conversations/{second}/handoff",
+                   {"target": {"type": "department", "id": "desk"}}, token="bot")
+    await desk.settle()
+    assert "waiting in queue" in desk.card("C0SHOP", second)["text"]
+    await desk.api("POST", f"/api/conversations/{shop}/close", {"note": "listo"})
+    await desk.settle()
+    assert "Dora" in desk.card("C0SHOP", second)["text"]
+
     # An active message (API): a new conversation's card, the template in its thread, the
     # Content API send, its status reaction.
     sent = await desk.api("POST", "/api/active-messages",
@@ -313,7 +327,7 @@ async def test_the_sweeper_alone_completes_every_action(
     assert s.slack.reactions("C0CARE", shown["ts"]) == ["ballot_box_with_check"]
 
     # The customer sends STOP: the notice in the thread.
-    await desk.customer(5, "STOP", phone=NEWBIE)
+    await desk.customer(6, "STOP", phone=NEWBIE)
     await desk.settle()
     assert "they opted out" in desk.thread("C0CARE", active_vid)[-1]
 
