@@ -71,7 +71,7 @@ async def send_active(ctx: Ctx, who: Principal, campaign_id: str, contact: str, 
         found = ctx.workspace.agent(agent)
         if found is None:
             raise NotFound(f"no agent {agent!r}", "agent")
-        if not serves(found, campaign.id) and not mine:
+        if not serves(found, campaign.id) and not mine and "admin" not in found.roles:
             raise Unprocessable(f"{found.label} does not serve {campaign.label}, so the "
                                 "conversation could not be theirs", "agent")
     values = template_values(tpl, variables)
