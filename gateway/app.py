@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 
 import redis
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
 from gateway import api, media_routes, slack_routes, twilio_routes
-from gateway.services import SERVICES, Services, error
+from gateway.services import SERVICES, Services, error, unavailable
 from gateway.settings import Settings
 from routing.config import Workspace
+from routing.connection import UNAVAILABLE, async_client, sync_client
 from routing.errors import ActionError, Conflict, Invalid, NotFound, Refused, Unprocessable
 from routing.permissions import Principal, token_hash
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
 log = structlog.get_logger("gateway")
+
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler: web.Handler) -> web.StreamResponse:
@@ -27,9 +28,15 @@ async def errors_as_json(request: web.Request, handler: web.Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error(exc.status, exc.reason)
+        response = error(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the resource has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except ActionError as exc:  # a use case refused: its reason, with the status that fits
         return error(STATUS[type(exc)], exc.reason)
+    except UNAVAILABLE as exc:
+        log.warning("redis.unavailable", path=request.path, error=type(exc).__name__)
+        return unavailable(exc)
 
 
 STATUS = {NotFound: 404, Refused: 403, Invalid: 400, Unprocessable: 422, Conflict: 409}
@@ -40,7 +47,7 @@ async def health(request: web.Request) -> web.Response:
     try:
         await services.store.redis.ping()
     except redis.RedisError as exc:
-        return error(503, f"redis unreachable: {exc}")
+        return unavailable(exc)
     return web.json_response({"ok": True, "sandbox": services.settings.sandbox})
 
 
@@ -71,12 +78,12 @@ async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
 def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     app = web.Application(middlewares=[errors_as_json, api.authenticate],
                           client_max_size=1024 * 1024)
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = async_client(settings.redis_url, decode_responses=True)
     services = Services(
         settings=settings,
         workspace=workspace,
         store=Store(client, settings.redis_namespace),
-        dispatcher=Dispatcher(redis.Redis.from_url(settings.rq_redis_url), settings.rq_queue),
+        dispatcher=Dispatcher(sync_client(settings.rq_redis_url), settings.rq_queue),
     )
     app[SERVICES] = services
 

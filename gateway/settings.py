@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_api_base: str = "https://api.twilio.com"
+    twilio_connection_overrides: str = Field(
+        "", description="Twilio webhook connection overrides (the URL fragment without '#', "
+                        "e.g. rc=5&rp=all&ct=2000&rt=10000); added to our StatusCallback URLs")
 
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
@@ -93,6 +96,8 @@ class Settings(BaseSettings):
     sandbox_requested: bool = Field(
         False, validation_alias=AliasChoices("SANDBOX", "sandbox_requested"),
         description="SANDBOX=1: run the sandbox on a non-loopback HOST (it has public tokens)")
+    sweeper_grace: float = Field(30.0, gt=0, description="seconds before the worker's sweeper "
+                                 "re-enqueues work whose job was lost")
 
     _embedded_redis: bool = PrivateAttr(False)
 
@@ -164,6 +169,14 @@ class Settings(BaseSettings):
     def callback_url(self, path: str) -> str:
         """A URL Twilio will call back, as Twilio sees it (behind any TLS proxy)."""
         return f"{self.public_url}{path}"
+
+    def signed_urls(self, path: str) -> list[str]:
+        """The URLs a Twilio signature may cover for a request to ``path``: the URL as called
+        (the fragment never reaches us), and the same URL with our connection-override
+        fragment, in case Twilio signs the URL as configured."""
+        url = self.callback_url(path)
+        overrides = self.twilio_connection_overrides.lstrip("#")
+        return [url, f"{url}#{overrides}"] if overrides else [url]
 
 
 def load_settings() -> Settings:

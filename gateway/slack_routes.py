@@ -3,19 +3,22 @@ here into the use case it asks for: ``;;`` a note, ``;key`` a saved response, el
 
 from __future__ import annotations
 
+import json
 import re
 
 import structlog
 from aiohttp import web
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from channels.slack import requests
 from channels.slack.events import build_app
 from gateway import slack_commands
-from gateway.services import Services, error
+from gateway.services import RETRY_AFTER, Services, error
 from gateway.slack_desk import Desk
 from routing import actions
+from routing.connection import UNAVAILABLE
 from routing.results import Replied
 from routing.types import AgentReply
 
@@ -50,6 +53,19 @@ def setup(app: web.Application, services: Services) -> None:
 
     bolt = build_app(settings.slack_bot_token, settings.slack_signing_secret,
                      settings.slack_api_base, on_reply, on_command, Desk(services))
+
+    @bolt.error
+    async def on_error(error: Exception) -> BoltResponse | None:
+        """Redis unreachable inside a listener: 503 with Retry-After (Slack retries events),
+        not bolt's bare 500."""
+        if isinstance(error, UNAVAILABLE):
+            log.warning("redis.unavailable", path="/slack/events", error=type(error).__name__)
+            return BoltResponse(status=503, body=json.dumps(
+                {"error": f"storage unavailable, retry later ({type(error).__name__})"}),
+                headers={"Content-Type": "application/json",
+                         "Retry-After": str(RETRY_AFTER)})
+        log.error("slack.listener_failed", error=type(error).__name__, exc_info=error)
+        return None
 
     async def events(request: web.Request) -> web.Response:
         """Signature on the raw bytes, then decoding and shape (4xx with the reason), then

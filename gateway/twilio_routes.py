@@ -37,9 +37,9 @@ async def verified_form(request: web.Request) -> dict[str, str]:
         raise web.HTTPUnsupportedMediaType(reason=str(exc)) from None
     except BadWebhook as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
-    url = settings.callback_url(request.path_qs)
-    if not signature_valid(settings.twilio_auth_token, url, form,
-                           request.headers.get("X-Twilio-Signature", "")):
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not any(signature_valid(settings.twilio_auth_token, url, form, signature)
+               for url in settings.signed_urls(request.path_qs)):
         log.warning("twilio.bad_signature", path=request.path)
         raise web.HTTPForbidden(reason="invalid or missing X-Twilio-Signature")
     return form

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import redis
 import requests
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -17,6 +16,7 @@ from twilio.rest import Client
 from channels.media import media_key
 from channels.twilio.client import make_client
 from routing.config import Campaign, Workspace
+from routing.connection import sync_client
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
@@ -51,16 +51,19 @@ class Context:
     def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
               queue: str, twilio_sid: str, twilio_token: str, twilio_api_base: str,
               slack_token: str, slack_api_base: str, public_url: str,
-              sandbox: bool = False) -> Context:
+              sandbox: bool = False, twilio_overrides: str = "") -> Context:
+        """``twilio_overrides``: Twilio connection overrides for our status callbacks (the
+        URL fragment, e.g. ``rc=5&rp=all``), so Twilio retries them through an outage."""
         slack = WebClient(token=slack_token, base_url=slack_api_base, timeout=10)
         slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
         return cls(
             workspace=workspace,
-            store=Store(redis.Redis.from_url(redis_url, decode_responses=True), namespace),
+            store=Store(sync_client(redis_url, decode_responses=True), namespace),
             twilio=make_client(twilio_sid, twilio_token, twilio_api_base),
             slack=slack,
-            dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),
-            status_callback_url=f"{public_url}/twilio/status",
+            dispatcher=Dispatcher(sync_client(rq_redis_url), queue),
+            status_callback_url=f"{public_url}/twilio/status" + (
+                "#" + twilio_overrides.lstrip("#") if twilio_overrides else ""),
             http=requests.Session(),
             public_url=public_url,
             media_secret=media_key(twilio_token),

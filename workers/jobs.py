@@ -9,7 +9,9 @@ re-enqueues a mark whose job was lost.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,13 +36,26 @@ class Busy(Exception):
 
 
 @contextmanager
-def locked(ctx: Context, name: str) -> Iterator[None]:
-    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=60, blocking_timeout=10)
+def locked(ctx: Context, name: str, lease: float = 10.0) -> Iterator[None]:
+    """A short lease, renewed while the body runs: a worker killed (-9) while holding it
+    blocks the conversation for at most ``lease`` seconds, not a minute."""
+    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=lease, blocking_timeout=10)
     if not lock.acquire():
         raise Busy(name)
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease / 3):
+            with contextlib.suppress(Exception):  # a Redis blip: the next renewal may pass
+                lock.reacquire()
+
+    renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+    renewer.start()
     try:
         yield
     finally:
+        done.set()
+        renewer.join()
         lock.release()
 
 
@@ -66,6 +81,48 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
         return job
 
     return wrap
+
+
+def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
+               **shown: object) -> dict:
+    """``chat.postMessage`` that a crash between posting and recording cannot double: the
+    attempt is marked first, the post carries ``ident`` in its metadata, and an attempt that
+    finds an earlier mark looks for that post in Slack before posting again."""
+    mark = ctx.store.keys.lock(f"posting:{ident}")
+    now = time.time()
+    if not ctx.store.redis.set(mark, f"{now:.6f}", nx=True, ex=86400):
+        since = float(ctx.store.redis.get(mark) or now) - 2  # clock skew with Slack
+        found = _find_post(ctx, ident, channel, thread_ts, since)
+        if found:
+            log.info("slack.post_found", ident=ident, ts=found)
+            return {"channel": channel, "ts": found}
+    return ctx.slack.chat_postMessage(
+        channel=channel, thread_ts=thread_ts, **shown,
+        metadata={"event_type": "relaydesk_post", "event_payload": {"id": ident}})
+
+
+def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
+               since: float, pages: int = 10) -> str | None:
+    """The ts of the post carrying ``ident`` made since ``since``, if Slack has it. A busy
+    thread has many posts in that window: follow the cursor (a few pages at most)."""
+    args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
+            "limit": 200}
+    cursor = None
+    for _ in range(pages):
+        try:
+            found = (ctx.slack.conversations_replies(ts=thread_ts, cursor=cursor, **args)
+                     if thread_ts else ctx.slack.conversations_history(cursor=cursor, **args))
+        except SlackApiError as exc:  # cannot look: post again rather than block the outbox
+            log.warning("slack.post_lookup_failed", ident=ident,
+                        error=exc.response.get("error"))
+            return None
+        for message in found.get("messages") or []:
+            if ((message.get("metadata") or {}).get("event_payload") or {}).get("id") == ident:
+                return str(message["ts"])
+        cursor = (found.get("response_metadata") or {}).get("next_cursor")
+        if not found.get("has_more") or not cursor:
+            return None
+    return None
 
 
 def _conversation(ctx: Context, vid: str) -> Conversation:
@@ -141,7 +198,8 @@ def _slack_channel(ctx: Context, conv: Conversation) -> str:
 def _post_card(ctx: Context, conv: Conversation) -> None:
     """A conversation's first card, with what its new thread needs to know first."""
     started = time.time()
-    posted = ctx.slack.chat_postMessage(channel=_slack_channel(ctx, conv), **_card(ctx, conv))
+    posted = _post_once(ctx, f"card:{conv.id}", _slack_channel(ctx, conv), None,
+                        **_card(ctx, conv))
     conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
     ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts)
     ctx.store.settle(f"{Work.CARD}:{conv.id}", started)  # posted with the current state
@@ -156,8 +214,8 @@ def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
     if entry.startswith(NOTICE):
         [(_, event)] = ctx.store.event(conv.id, entry[len(NOTICE):]) or [("", {})]
         channel, _, ts = event.get("thread", "").partition("|")
-        return ctx.slack.chat_postMessage(
-            channel=channel or conv.slack_channel, thread_ts=ts or conv.slack_ts,
+        return _post_once(
+            ctx, f"entry:{conv.id}:{entry}", channel or conv.slack_channel, ts or conv.slack_ts,
             text=render.notice(event, ctx.workspace.name_of,
                                lambda c: _campaign_label(ctx, c)))
     msg = _message(ctx, entry)
@@ -168,8 +226,8 @@ def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
                                         msg.body) if msg.template
              else render.auto_reply(msg.body) if msg.author == "auto"
              else render.bot_reply(msg.body))
-    return ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
-                                      **shown)
+    return _post_once(ctx, f"entry:{conv.id}:{entry}", conv.slack_channel, conv.slack_ts,
+                      **shown)
 
 
 @settles(Work.SLACK)

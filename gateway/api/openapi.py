@@ -11,19 +11,29 @@ from pydantic import BaseModel
 
 from gateway.api import active, agents, contacts, conversations, history, models
 
+# What ids look like (the config's slugs, the store's ids): the document says it, so clients
+# and fuzzers know an empty or malformed id is not one.
+SLUG, CONTACT_ID = models.SLUG, models.CONTACT_ID
+CONVERSATION_ID = r"^v[0-9]{1,18}$"
+
 CONTACT = {"name": "contact", "in": "path", "required": True,
            "description": "contact id (c12) or E.164 phone (+525512345678, URL-encoded)",
-           "schema": {"type": "string"}}
+           "schema": {"type": "string", "minLength": 1, "pattern": CONTACT_ID}}
 
 
-def _path(name: str, description: str) -> dict[str, Any]:
+def _path(name: str, description: str, pattern: str = SLUG) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string"}}
+            "schema": {"type": "string", "minLength": 1, "pattern": pattern}}
 
 
-def _query(name: str, description: str, required: bool = True) -> dict[str, Any]:
+def _query(name: str, description: str, required: bool = True, pattern: str | None = SLUG,
+           schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A query parameter; ids are non-empty and patterned, free text says so with
+    ``pattern=None``."""
+    shape = schema or {"type": "string", **({"minLength": 1, "pattern": pattern} if pattern
+                                             else {})}
     return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": {"type": "string"}}
+            "schema": shape}
 
 
 AS_AGENT = _query("as_agent", "admins and auditors: whose history to look at", False)
@@ -33,7 +43,7 @@ HISTORY = "an agent with the history grant (admin always), history enabled in th
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "repeat a call with the same key: the effect happens once",
                "schema": {"type": "string"}}
-CONV = _path("conversation", "conversation id (v12)")
+CONV = _path("conversation", "conversation id (v12)", CONVERSATION_ID)
 AGENT = _path("agent", "agent id")
 CAMPAIGN = _path("campaign", "campaign id")
 BULK = _path("bulk", "bulk id (b3)")
@@ -118,39 +128,59 @@ OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict
     ("get", "/api/history/contacts", history.get_contacts,
      "The contacts in the agent's attendance history (90 days; 3 h after close)", None,
      [_query("q", "search name, email (partial, any case or accents) or phone (any format)",
-             False),
-      _query("sort", "recent (last interaction, default) or name", False),
-      _query("page", "page number, from 1 (20 a page)", False), AS_AGENT], HISTORY),
+             False, None),
+      _query("sort", "recent (last interaction, default) or name", False,
+             schema={"type": "string", "enum": ["recent", "name"]}),
+      _query("page", "page number, from 1 (20 a page)", False, r"^[1-9][0-9]{0,5}$"),
+      AS_AGENT], HISTORY),
     ("get", "/api/history/contacts/{contact}", history.get_contact,
      "A contact of the history: data, tickets in the agent's campaigns, notes, audit", None,
-     [_path("contact", "contact id (c12)"), AS_AGENT], HISTORY),
+     [_path("contact", "contact id (c12)", r"^c[0-9]{1,18}$"), AS_AGENT], HISTORY),
     ("get", "/api/tickets/{ticket}", history.get_ticket,
      "A ticket of the history: origin, times, durations, assignees, messages", None,
-     [_path("ticket", "conversation id (v12)"), AS_AGENT], HISTORY),
+     [_path("ticket", "conversation id (v12)", CONVERSATION_ID), AS_AGENT], HISTORY),
     ("get", "/api/routing/dry-run", conversations.dry_run,
      "Where a new conversation would go now, and why (changes nothing)", None,
-     [_query("campaign", "campaign id"), _query("contact", "contact id or E.164 phone")],
+     [_query("campaign", "campaign id"),
+      _query("contact", "contact id or E.164 phone", CONTACT_ID)],
      "supervisor, auditor, admin"),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 
 
+REFUSALS = (("400", "invalid input: the message names the field"),
+            ("401", "missing or unknown token"),
+            ("403", "not allowed: the message says what is missing"),
+            ("404", "no such contact, agent, campaign or conversation"),
+            ("409", "the conversation's state does not allow it"))
+BODY_REFUSALS = (("415", "the body is not application/json"),
+                 ("422", "valid, but refers to something that does not fit (e.g. an agent "
+                         "who does not serve that campaign)"))
+UNAVAILABLE = {"description": "storage unreachable: retry after the given seconds",
+               "headers": {"Retry-After": {"required": True, "description": "seconds",
+                                           "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+               "content": {"application/json": {
+                   "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR}
     for method, path, _, summary, model, params, who in OPERATIONS:
+        refusals = REFUSALS + (BODY_REFUSALS if model is not None else ())
         op: dict[str, Any] = {
             "summary": summary, "description": f"Who may call: {who}.", "parameters": params,
             "responses": {
-                "200": {"description": "done"},
-                **{code: {"description": text, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}}
-                   for code, text in (("400", "invalid input: the message names the field"),
-                                      ("401", "missing or unknown token"),
-                                      ("403", "not allowed: the message says what is missing"),
-                                      ("404", "no such contact, agent, campaign or conversation"),
-                                      ("409", "the conversation's state does not allow it"))},
+                "200": {"description": "done",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                **{code: _error(text) for code, text in refusals},
+                "503": UNAVAILABLE,
             },
         }
         if model is not None:
