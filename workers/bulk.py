@@ -27,6 +27,7 @@ from workers.pace import take_token
 log = structlog.get_logger("bulk")
 
 CONCURRENCY = 32  # sends in flight per chunk job
+BACKOFF_SECONDS = 2.0  # after a 429/5xx, this sender's bulk chunks wait (their jobs retry)
 LOCK_SECONDS = 10.0  # a chunk's lock, extended while its run is alive (a dead run's expires)
 
 
@@ -75,6 +76,9 @@ def _send_chunk(ctx: Context, ident: str) -> None:
     indices = range(first, min(first + chunk, total + 1))
     stop = threading.Event()  # a transient error: stop claiming, retry the chunk later
     failure: list[Exception] = []
+    backoff = ctx.store.keys.pace(sender) + ":backoff"
+    if ctx.store.redis.exists(backoff):  # another chunk of this sender just got a 429
+        raise TransientSendError(f"{sender} is backing off after a 429")
 
     def one(item: tuple[int, str]) -> None:
         # The token first, then the claim: a recipient is 'sending' only while its HTTP call
@@ -100,6 +104,7 @@ def _send_chunk(ctx: Context, ident: str) -> None:
             recorded = ctx.store.bulk_sent(bid, idx, "", "failed", exc.code, exc.reason)
         except TransientSendError as exc:
             ctx.store.bulk_sent(bid, idx, "", "retry")
+            ctx.store.redis.set(backoff, 1, px=int(BACKOFF_SECONDS * 1000))
             failure.append(exc)
             stop.set()
             return

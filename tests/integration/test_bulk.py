@@ -137,6 +137,13 @@ async def test_429_backs_off_and_sends_once(system: System) -> None:
     with pytest.raises(TransientSendError):
         await asyncio.to_thread(send_chunk, f"{bid}.0")
     assert len(system.twilio.messages) < 3
+    # The sender backs off: a retry within the backoff asks Twilio nothing (other senders'
+    # bulks and this number's replies are not held).
+    asked = len(system.twilio.requests)
+    with pytest.raises(TransientSendError, match="backing off"):
+        await asyncio.to_thread(send_chunk, f"{bid}.0")
+    assert len(system.twilio.requests) == asked
+    system.store.redis.delete(system.store.keys.pace(f"whatsapp:{WA}") + ":backoff")
     await asyncio.to_thread(send_chunk, f"{bid}.0")
     assert sorted(m["to"] for m in system.twilio.messages) == sorted(
         f"whatsapp:{p}" for p in OTHERS)
