@@ -155,6 +155,52 @@ def cmd_route_explain(args: argparse.Namespace) -> None:
     print(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
+def cmd_bulk_send(args: argparse.Namespace) -> None:
+    """A CSV of recipients as a bulk of active messages, with a progress bar."""
+    from gateway.bulk_cli import send
+
+    settings = load_settings()
+    token = args.token or os.environ.get("RELAYDESK_TOKEN", "")
+    if not token and settings.sandbox:
+        from gateway.app import SANDBOX_ADMIN_TOKEN
+
+        token = SANDBOX_ADMIN_TOKEN
+    if not token:
+        sys.exit("give --token (or RELAYDESK_TOKEN): a marketing agent's or an admin's token")
+    try:
+        data = send(args.url or settings.local_url, token, args.campaign, args.template,
+                    Path(args.file), args.department, wait=not args.no_wait)
+    except (OSError, ValueError, RuntimeError) as exc:
+        sys.exit(str(exc))
+    counts = ", ".join(f"{k} {v}" for k, v in data["counts"].items() if v)
+    print(f"bulk {data['id']} {data['status']}: {counts}")
+
+
+def cmd_templates_sync(args: argparse.Namespace) -> None:
+    """The account's Content API templates, and whether each configured WhatsApp template is
+    one of them, approved, with as many variables as the config declares."""
+    from channels.twilio.client import make_client
+    from channels.twilio.content import compare, list_templates
+
+    settings = load_settings()
+    workspace = _workspace(args.config or settings.gateway_config)
+    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token,
+                         settings.twilio_api_base)
+    account = list_templates(client)
+    print(f"{len(account)} Content API template(s) in the account:")
+    for t in account:
+        print(f"  {t.sid}  {t.name} ({t.language}; {', '.join(t.types)}; "
+              f"{len(t.variables)} variable(s); WhatsApp: {t.whatsapp or 'not submitted'})")
+    rows = compare([(c.id, t.name, t.content_sid or "", len(t.variables))
+                    for c in workspace.campaigns if c.channel == "whatsapp"
+                    for t in c.templates], account)
+    print("configured WhatsApp templates:")
+    for where, problem in rows:
+        print(f"  {where}: {problem}")
+    if any(problem != "ok" for _, problem in rows):
+        sys.exit(1)
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from gateway.simulate import main
 
@@ -192,6 +238,25 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--campaign", required=True)
     explain.add_argument("--contact", required=True, help="contact id or E.164 phone")
     explain.set_defaults(func=cmd_route_explain)
+    templates = sub.add_parser("templates", help="active-message templates").add_subparsers(
+        dest="templates_command", required=True)
+    sync = templates.add_parser("sync", help="list the account's Content API templates and "
+                                "check the configured WhatsApp ones against them")
+    sync.add_argument("--config", default="", help="YAML config (default: GATEWAY_CONFIG)")
+    sync.set_defaults(func=cmd_templates_sync)
+    bulk = sub.add_parser("bulk", help="bulk active messages").add_subparsers(
+        dest="bulk_command", required=True)
+    bulk_send = bulk.add_parser("send", help="send a template to the recipients of a CSV "
+                                "(a `to` column, one column per variable), with a progress bar")
+    bulk_send.add_argument("file")
+    bulk_send.add_argument("--campaign", required=True)
+    bulk_send.add_argument("--template", required=True)
+    bulk_send.add_argument("--department", default="", help="replies go to this department")
+    bulk_send.add_argument("--token", default="", help="API token (default: RELAYDESK_TOKEN; "
+                           "the sandbox admin token in sandbox mode)")
+    bulk_send.add_argument("--url", default="", help="the gateway (default: its local URL)")
+    bulk_send.add_argument("--no-wait", action="store_true", help="do not wait for the end")
+    bulk_send.set_defaults(func=cmd_bulk_send)
     sim = sub.add_parser("simulate", help="be a customer and an agent against the sandbox")
     from gateway.simulate import add_arguments
 

@@ -63,6 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "first agent who starts online)")
     p.add_argument("--say", default="", help="scripted: what the customer writes")
     p.add_argument("--reply", default="", help="scripted: what the agent answers")
+    p.add_argument("--template", default="", help="scripted: the agent sends this template of "
+                   "the campaign to --phone (an active message) instead of a conversation")
+    p.add_argument("--var", action="append", default=[], help="a template variable, in order "
+                   "(default: the template's examples)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each step")
 
 
@@ -143,7 +147,9 @@ class Simulator:
         async with self.http.get(self.url + "/sandbox/twilio/log") as r:
             messages = (await r.json())["messages"]
         for msg in messages[self.twilio_seen:]:
-            self._say(f"{msg['to']} <-", repr(msg["body"]))
+            self._say(f"{msg['to']} <-", f"template {msg['content_sid']} with "
+                      f"{msg['content_variables']}" if msg.get("content_sid")
+                      else repr(msg["body"]))
         self.twilio_seen = len(messages)
 
     def _show_slack(self, method: str, p: dict[str, Any]) -> None:
@@ -211,6 +217,40 @@ async def scripted(sim: Simulator, text: str, reply: str) -> int:
     return 0 if await sim.wait(shown, f"the agent's message to show {final}") else 1
 
 
+async def scripted_template(sim: Simulator, agent_id: str, name: str, values: list[str]
+                            ) -> int:
+    """An active message: the agent sends a template to the customer (through the API, as the
+    Contact modal and ``/relaydesk send`` do), then its send and delivery status are shown."""
+    from gateway.app import SANDBOX_ADMIN_TOKEN
+
+    template = sim.campaign.template(name)
+    if template is None:
+        say("simulate", f"{sim.campaign.id} has no template {name!r} (templates: "
+            f"{', '.join(t.name for t in sim.campaign.templates) or 'none'})")
+        return 2
+    await sim.catch_up()
+    sent_before = sim.twilio_seen
+    values = values or [v.example for v in template.variables]
+    async with sim.http.post(
+            sim.url + "/api/active-messages",
+            json={"campaign": sim.campaign.id, "to": sim.phone, "template": name,
+                  "variables": values, "agent": agent_id},
+            headers={"Authorization": f"Bearer {SANDBOX_ADMIN_TOKEN}"}) as resp:
+        answer = await resp.json()
+    say(f"agent {sim.agent} -> template", f"{name} {values} (gateway answered {resp.status}: "
+        f"{answer.get('error') or 'conversation ' + answer.get('conversation', '')})")
+    if resp.status >= 300:
+        return 0 if resp.status in (403, 409, 422) else 1
+    if not await sim.wait(lambda: sim.twilio_seen > sent_before, "the template to reach Twilio"):
+        return 1
+    final = "read" if sim.campaign.channel == "whatsapp" else "delivered"
+
+    def shown() -> bool:
+        return any(STATUS_BY_EMOJI.get(e) == final for es in sim.reactions.values() for e in es)
+
+    return 0 if await sim.wait(shown, f"the template to show {final}") else 1
+
+
 async def interactive(sim: Simulator) -> int:
     print("Type as the customer; start a line with '>' to answer as the agent; Ctrl-D quits.")
     loop = asyncio.get_running_loop()
@@ -249,6 +289,10 @@ async def run(args: argparse.Namespace, workspace: Workspace, url: str, public_u
             return 1
         sim = Simulator(http, url, public_url, campaign, args.phone, args.name, agent,
                         args.timeout)
+        if args.template:
+            found = workspace.agent_by_slack(agent)
+            return await scripted_template(sim, found.id if found else "", args.template,
+                                           args.var)
         if args.say:
             return await scripted(sim, args.say, args.reply)
         return await interactive(sim)

@@ -9,7 +9,8 @@ import re
 from channels.slack import render
 from gateway.services import Services
 from routing import actions
-from routing.config import serves
+from routing.actions import active
+from routing.config import Agent, serves
 from routing.errors import ActionError, Refused
 from routing.permissions import Principal
 
@@ -40,6 +41,8 @@ async def handle(services: Services, slack_user: str, text: str) -> str:
                          f"<#{campaign.slack_channel}>" if campaign else conv["campaign"],
                          conv.get("priority") == "escalated"))
         return render.mine(rows)
+    if word == "send":  # section 6: /relaydesk send +E164 [campaign:]template [v1 | v2 ...]
+        return await send(services, me, agent, text.split(None, 3)[1:])
     if word in ("owner", "exclusive"):  # O2, A14
         try:
             return await ownership(services, me, word, text.split()[1:])
@@ -50,6 +53,35 @@ async def handle(services: Services, slack_user: str, text: str) -> str:
             (c.label, dict(c.canned), [(r.key, r.kind, r.title) for r in c.resources])
             for c in services.workspace.campaigns if serves(agent, c.id)])
     return render.USAGE
+
+
+async def send(services: Services, me: Principal, agent: Agent, args: list[str]) -> str:
+    """An active message from the slash command; the variables are separated by ``|``, and
+    those left out are filled from the contact where the template says so."""
+    if len(args) < 2:
+        return render.SEND_USAGE
+    phone, name = args[0], args[1]
+    given = [v.strip() for v in args[2].split("|")] if len(args) > 2 else []
+    campaign_id, _, name = name.rpartition(":")
+    choices = [c for c in services.workspace.campaigns if c.template(name) is not None
+               and (c.id == campaign_id if campaign_id else serves(agent, c.id))]
+    if len(choices) != 1:
+        return render.send_which(name, [f"{c.id}:{name}" for c in choices])
+    campaign = choices[0]
+    template = campaign.template(name)
+    assert template is not None
+    try:
+        cid = await services.store.contact_id(active.contact_ref(phone)) if not \
+            phone.startswith("c") else phone
+        contact = await services.store.contact_hash(cid) if cid else {}
+        filled = active.prefilled(template, contact)
+        values = [given[i - 1] if i <= len(given) and given[i - 1] else filled.get(str(i), "")
+                  for i in range(1, len(template.variables) + 1)]
+        sent = services.done(await active.send_active(services.ctx, me, campaign.id, phone,
+                                                      name, values))
+    except ActionError as exc:
+        return render.refused(exc)
+    return render.active_sent(name, sent.conversation, campaign.slack_channel, sent.opened)
 
 
 def _agent(services: Services, word: str) -> str:

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.slack import home, modals, render
 from gateway.services import Services
 from routing import actions
+from routing.actions import active
 from routing.actions.context import allow, campaign_of, runtime_grants
 from routing.config import serves
 from routing.errors import ActionError, Invalid, Refused
@@ -28,6 +29,7 @@ from routing.permissions import (
     may_edit_contact,
     may_handle,
     may_reassign,
+    may_send_active,
     may_view,
     may_view_history,
     owner_campaigns,
@@ -37,7 +39,7 @@ log = structlog.get_logger("desk")
 Ack = dict[str, Any] | None
 #: Which input of each modal a refusal without a field of its own is shown on.
 FIELD = {"rd_assign": "agent", "rd_transfer": "target", "rd_escalate": "type",
-         "rd_close": "typification", "rd_contact": "name"}
+         "rd_close": "typification", "rd_contact": "name", "rd_template": "template"}
 
 
 class Desk:
@@ -49,14 +51,17 @@ class Desk:
     # -- buttons --------------------------------------------------------------------------
 
     async def open(self, client: AsyncWebClient, action: str, slack_user: str, vid: str,
-                   trigger_id: str) -> str | None:
-        """A card button: open its modal, or say why not."""
+                   trigger_id: str, from_modal: bool = False) -> str | None:
+        """A card button: open its modal, or say why not. A button inside a modal (the
+        contact card's "Send a template") stacks its modal on top."""
         try:
             view = await self._view(action, actions.principal_of_slack(self.svc.ctx, slack_user),
                                     vid)
         except ActionError as exc:
             return render.refused(exc)
-        if view is not None:
+        if view is not None and from_modal:
+            await client.views_push(trigger_id=trigger_id, view=view)
+        elif view is not None:
             await client.views_open(trigger_id=trigger_id, view=view)
         return None
 
@@ -96,7 +101,13 @@ class Desk:
             if may_assign_owners(me, self.ws, {campaign.id}, runtime) is not None:
                 allow(may_view(me, self.ws, campaign.id))
             editable = may_edit_contact(me, self.ws, campaign.id, runtime)
-            return await self.contact_view(vid, conv, editable is None, me, runtime)
+            return await self.contact_view(vid, conv, editable is None, me, runtime, bool(
+                campaign.templates and (assignee == me.agent or may_send_active(
+                    me, self.ws, campaign.id, runtime) is None)))
+        if action == "rd_template":
+            if assignee != me.agent:
+                allow(may_send_active(me, self.ws, campaign.id, await runtime_grants(ctx, me)))
+            return await self.template_view(vid)
         if action == "rd_history":
             allow(may_view_history(me, self.ws, campaign.id, await runtime_grants(ctx, me)))
             return modals.history_modal(vid, await self.history(conv, me))
@@ -110,7 +121,8 @@ class Desk:
                 and int(s.get("load", 0)) < int(s.get("capacity", 0))}
 
     async def contact_view(self, vid: str, conv: dict[str, str], editable: bool,
-                           me: Principal, runtime: dict[str, str]) -> dict[str, Any]:
+                           me: Principal, runtime: dict[str, str],
+                           send_template: bool = False) -> dict[str, Any]:
         cid = conv["contact"]
         contact = await self.store.contact_hash(cid)
         owner = render.owner_label(contact.get("owner_type", ""), contact.get("owner_id", ""),
@@ -120,7 +132,40 @@ class Desk:
         notes = [(self.ws.name_of(f["actor"]), f["note"])
                  for _, f in await self.store.contact_notes(cid)]
         return modals.contact_modal(vid, contact, owner, exclusive, notes, editable,
-                                    self.ownership(me, conv["campaign"], contact, runtime))
+                                    self.ownership(me, conv["campaign"], contact, runtime),
+                                    send_template)
+
+    async def template_view(self, vid: str, chosen: str = "") -> dict[str, Any]:
+        """The campaign's templates; the chosen one (or the only one) with its variables,
+        pre-filled from the contact where the template says so."""
+        if vid.startswith("{"):  # from the history: a campaign and a contact, no conversation
+            meta = json.loads(vid)
+            campaign = active.campaign_named(self.svc.ctx, meta["campaign"])
+            contact = await self.store.contact_hash(meta["contact"])
+        else:
+            campaign, contact = await active.templates_for(self.svc.ctx, vid)
+        if not campaign.templates:
+            return modals.message_modal("Send a template", render.NO_TEMPLATES.format(
+                campaign=campaign.label))
+        choices = [(t.name, t.name + (f" ({t.kind.replace('_', ' ')})" if t.kind != "text"
+                                      else "")) for t in campaign.templates]
+        template = campaign.template(chosen or (choices[0][0] if len(choices) == 1 else ""))
+        if template is None:
+            return modals.template_modal(vid, choices)
+        values = active.prefilled(template, contact)
+        return modals.template_modal(
+            vid, choices, template.name,
+            [(v.name, v.example, values.get(str(i), "")) for i, v in
+             enumerate(template.variables, 1)], template.render(
+                {str(i): values.get(str(i)) or f"[{v.name}]"
+                 for i, v in enumerate(template.variables, 1)}))
+
+    async def template_chosen(self, client: AsyncWebClient, view: dict[str, Any]) -> None:
+        """Choosing a template shows its variables."""
+        chosen = modals.values(view).get("template", "")
+        await client.views_update(view_id=view["id"], hash=view.get("hash"),
+                                  view=await self.template_view(view["private_metadata"], chosen))
+
 
     def ownership(self, me: Principal, campaign_id: str, contact: dict[str, str],
                   runtime: dict[str, str]) -> modals.Ownership | None:
@@ -228,6 +273,22 @@ class Desk:
         elif callback == "rd_close":
             typ, _, sub = form.get("typification", "").partition("|")
             svc.done(await actions.close(ctx, me, vid, typ, sub, note))
+        elif callback == "rd_template":
+            if vid.startswith("{"):  # H11: from the history
+                meta = json.loads(vid)
+                campaign_id, contact, in_conversation = meta["campaign"], meta["contact"], ""
+            else:
+                conv = await actions.conversation(ctx, vid)
+                campaign_id, contact, in_conversation = conv["campaign"], conv["contact"], vid
+            name = form.get("template", "")
+            if not name:
+                return errors(template="Choose a template.")
+            tpl = active.template_named(active.campaign_named(ctx, campaign_id), name)
+            given = [form.get(f"var_{i}", "").strip()
+                     for i in range(1, len(tpl.variables) + 1)]
+            svc.done(await active.send_active(ctx, me, campaign_id, contact, name, given,
+                                              idem=view.get("id", ""),
+                                              in_conversation=in_conversation))
         elif callback == "rd_contact":
             return await self._review_contact(me, vid, form)
         return None
@@ -289,8 +350,17 @@ class Desk:
             me = actions.principal_of_slack(self.svc.ctx, slack_user)
             if action == "rd_hist_contact":
                 data = await actions.history_contact(self.svc.ctx, me, value)
-                await client.views_open(trigger_id=trigger_id,
-                                        view=home.contact_modal(data, self.ws.name_of))
+                grants = await runtime_grants(self.svc.ctx, me)
+                send_in = [(c.id, c.label) for c in self.ws.campaigns if c.templates
+                           and may_send_active(me, self.ws, c.id, grants) is None]
+                await client.views_open(trigger_id=trigger_id, view=home.contact_modal(
+                    data, self.ws.name_of, send_in))
+            elif action == "rd_hist_template":  # H11: an active message from the history
+                campaign_id, _, cid = value.partition("|")
+                allow(may_send_active(me, self.ws, campaign_id,
+                                      await runtime_grants(self.svc.ctx, me)))
+                await client.views_push(trigger_id=trigger_id, view=await self.template_view(
+                    json.dumps({"campaign": campaign_id, "contact": cid})))
             else:
                 data = await actions.history_ticket(self.svc.ctx, me, value)
                 await client.views_push(trigger_id=trigger_id,

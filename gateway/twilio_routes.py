@@ -62,7 +62,8 @@ async def incoming(request: web.Request) -> web.Response:
         return error(404, f"no campaign is bound to {msg.campaign_addr}")
     store = request.app.get(SCRIPTS) or services.store
     result = services.done(await store.inbound(
-        msg, campaign.id, campaign.default_department or "", campaign.bot is not None))
+        msg, campaign.id, campaign.default_department or "", campaign.bot is not None,
+        help_text=campaign.options.help_text))
     log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation,
              message=result.message, opened=result.opened, assignee=result.assignee)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")

@@ -58,6 +58,10 @@ class Bot(_Strict):
 
 class CampaignOptions(_Strict):
     attachments: bool = True
+    rate_per_second: float | None = Field(
+        None, gt=0, le=1000, description="messages per second this number may send (bulk and "
+        "replies share it); default: WhatsApp 80, SMS 1 (a long code)")
+    help_text: str = Field("", description="answer to an SMS/WhatsApp HELP (opt-out keywords)")
     history_hours: int = Field(24, ge=0, le=24 * 90)
     history_conversations: int = Field(5, ge=1, le=50, description="A10: last N shown")
     reminder_minutes: int = Field(10, ge=1)
@@ -82,6 +86,88 @@ class Resource(_Strict):
         return self
 
 
+PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
+CONTACT_FIELDS = ("name", "phone", "email", "document")
+
+
+class TemplateVariable(_Strict):
+    """A template variable; ``{{1}}`` is the first one. ``contact`` pre-fills it from the
+    contact's data when an agent sends the template from Slack."""
+
+    name: str = Field(min_length=1, max_length=40)
+    example: str = Field(min_length=1)
+    contact: Literal["name", "phone", "email", "document"] | None = None
+
+
+class Template(_Strict):
+    """An approved message to start or resume a conversation (an *active message*).
+
+    WhatsApp: the Twilio Content API ``content_sid`` (HX...), sent with ``ContentVariables``;
+    ``body`` is what agents see of it in Slack. SMS: ``body`` is sent with its ``{{n}}`` filled.
+    ``kind`` other than ``text`` is Content API interactive content (A8): quick replies, a list
+    picker or call-to-action buttons; ``session_only`` ones may only be sent inside the
+    WhatsApp 24-hour window (not approved for business-initiated use)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    content_sid: str | None = Field(None, pattern=r"^HX[0-9a-fA-F]{32}$")
+    body: str = ""
+    variables: tuple[TemplateVariable, ...] = ()
+    kind: Literal["text", "quick_reply", "list_picker", "call_to_action"] = "text"
+    session_only: bool = False
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Template:
+        problems = []
+        used = set()
+        for raw in PLACEHOLDER.findall(self.body):
+            key = raw.strip()
+            if not key.isdigit() or int(key) < 1:
+                problems.append(f"body: unknown placeholder {{{{{raw}}}}} (use {{{{1}}}}, "
+                                "{{2}}, ... for the variables in order)")
+            elif int(key) > len(self.variables):
+                problems.append(f"body: placeholder {{{{{key}}}}} has no variable (missing "
+                                f"variables[{int(key) - 1}]; {len(self.variables)} declared)")
+            else:
+                used.add(int(key))
+        if self.body:
+            for i, var in enumerate(self.variables, 1):
+                if i not in used:
+                    problems.append(f"variables[{i - 1}] ({var.name}) is not used in the "
+                                    f"body: add {{{{{i}}}}}")
+        if problems:
+            raise ValueError(f"template {self.name}: " + "; ".join(problems))
+        return self
+
+    def values(self, given: dict[str, str] | list[str] | tuple[str, ...]) -> dict[str, str]:
+        """The variables as ``{"1": ..., "2": ...}`` from a list, or a mapping by position or
+        name; raises ValueError naming what is missing or unknown."""
+        if isinstance(given, list | tuple):
+            if len(given) != len(self.variables):
+                raise ValueError(f"template {self.name} takes {len(self.variables)} "
+                                 f"variable(s), got {len(given)}")
+            return {str(i): str(v) for i, v in enumerate(given, 1)}
+        out: dict[str, str] = {}
+        names = {v.name: str(i) for i, v in enumerate(self.variables, 1)}
+        for key, value in given.items():
+            pos = names.get(key, key)
+            if not pos.isdigit() or not 1 <= int(pos) <= len(self.variables):
+                raise ValueError(f"template {self.name} has no variable {key!r} (it has "
+                                 f"{list(names) or 'none'})")
+            out[pos] = str(value)
+        missing = [v.name for i, v in enumerate(self.variables, 1) if not out.get(str(i))]
+        if missing:
+            raise ValueError(f"template {self.name}: missing variable(s) {missing}")
+        return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+    def render(self, values: dict[str, str]) -> str:
+        """What the customer reads (the SMS body; WhatsApp: the preview agents see)."""
+        if not self.body:
+            shown = ", ".join(f"{v.name}={values.get(str(i), '')}"
+                              for i, v in enumerate(self.variables, 1))
+            return f"[template {self.name}]" + (f" {shown}" if shown else "")
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(1).strip(), m.group(0)), self.body)
+
+
 class Campaign(_Strict):
     id: Slug
     name: str = ""
@@ -97,6 +183,15 @@ class Campaign(_Strict):
     canned: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,30}$")], str] = Field(
         default_factory=dict, description="`;key` in a thread sends this text (A6)")
     resources: tuple[Resource, ...] = ()
+    templates: tuple[Template, ...] = Field((), description="active messages (section 6)")
+
+    def template(self, name: str) -> Template | None:
+        return next((t for t in self.templates if t.name == name), None)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second this number may send."""
+        return self.options.rate_per_second or (80.0 if self.channel == "whatsapp" else 1.0)
 
     def resource(self, key: str) -> Resource | None:
         return next((r for r in self.resources if r.key == key), None)
@@ -122,6 +217,18 @@ class Campaign(_Strict):
             raise ValueError(
                 f"default_department {self.default_department!r} is not one of {ids}"
             )
+        names = [t.name for t in self.templates]
+        if len(names) != len(set(names)):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"templates: names repeat: {twice}")
+        for i, t in enumerate(self.templates):
+            if self.channel == "whatsapp" and not t.content_sid:
+                raise ValueError(f"templates[{i}].content_sid: WhatsApp template {t.name} needs "
+                                 "the Twilio Content API ContentSid (HX...)")
+            if self.channel == "sms" and not t.body:
+                raise ValueError(f"templates[{i}].body: SMS template {t.name} needs a body")
+            if self.channel == "sms" and t.kind != "text":
+                raise ValueError(f"templates[{i}].kind: {t.kind} is WhatsApp-only")
         return self
 
     @property

@@ -125,6 +125,30 @@ class Keys:
     def dept_queue(self, campaign: str, dept: str) -> str:
         return f"{self.prefix}dept:{campaign}/{dept}:queue"
 
+    # bulk active messages: the request, and each recipient's input, state, reason, message
+    def bulk(self, bid: str) -> str:
+        return f"{self.prefix}bulk:{bid}"
+
+    def bulk_input(self, bid: str) -> str:
+        return f"{self.prefix}bulk:{bid}:input"
+
+    def bulk_state(self, bid: str) -> str:
+        return f"{self.prefix}bulk:{bid}:state"
+
+    def bulk_why(self, bid: str) -> str:
+        return f"{self.prefix}bulk:{bid}:why"
+
+    def bulk_msg(self, bid: str) -> str:
+        return f"{self.prefix}bulk:{bid}:msg"
+
+    def bulks(self) -> str:
+        """Every bulk by creation time."""
+        return f"{self.prefix}bulks"
+
+    def pace(self, sender: str) -> str:
+        """The token bucket of one sending number (shared by every worker)."""
+        return f"{self.prefix}pace:{sender}"
+
     def people(self, vid: str) -> str:
         """Agents who interacted with a conversation (assignee, replied, note, transfer)."""
         return f"{self.prefix}conv:{vid}:people"

@@ -196,6 +196,20 @@ def may_view(p: Principal, ws: Workspace, campaign: str) -> str | None:
     return _need(p, ws, READING, f"viewing {campaign}'s contacts (you do not serve it)")
 
 
+def may_send_active(p: Principal, ws: Workspace, campaign: str,
+                    runtime: dict[str, str] | None = None) -> str | None:
+    """Section 6: an active message needs the campaign's "active messages" grant; admins
+    always."""
+    if has_grant(p, ws, campaign, "active_messages", runtime):
+        return None
+    return f"sending active messages needs the \"active messages\" permission in {campaign}"
+
+
+def may_send_bulk(p: Principal, ws: Workspace) -> str | None:
+    """Bulk active messages: marketing and admins."""
+    return _need(p, ws, {"admin", "marketing"}, "bulk active messages")
+
+
 def may_view_history(p: Principal, ws: Workspace, campaign: str,
                      runtime: dict[str, str] | None = None) -> str | None:
     """The History button (A10, H2): the campaign's "history" grant; admins always."""

@@ -123,3 +123,40 @@ class StatusApplied(Result):
     """A Twilio status callback: changed, unchanged or early (before the sid was recorded)."""
 
     message: str = ""
+
+
+@dataclass(frozen=True)
+class ActiveSent(Result):
+    """An active message queued (a template to one contact), or why not; ``replayed`` for a
+    repeated Idempotency-Key."""
+
+    contact: str = ""
+    conversation: str = ""
+    message: str = ""
+    assignee: str = ""
+    opened: bool = False
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class BulkChanged(Result):
+    """A bulk created or cancelled; ``replayed`` for a repeated Idempotency-Key."""
+
+    bulk: str = ""
+    total: int = 0
+    skipped: int = 0
+    status: str = ""
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class BulkClaim(Result):
+    """A recipient claimed for sending (``send``) or settled without a send (``skip``)."""
+
+    message: str = ""
+    to: str = ""
+    from_: str = ""
+    body: str = ""
+    content_sid: str = ""
+    content_variables: str = ""
+    reason: str = ""

@@ -17,7 +17,10 @@ from typing import Any, TypeVar
 from routing.config import Workspace
 from routing.keys import Keys
 from routing.results import (
+    ActiveSent,
     AgentChanged,
+    BulkChanged,
+    BulkClaim,
     ContactChanged,
     Decision,
     HistoryContacts,
@@ -54,7 +57,8 @@ def script_source(name: str) -> str:
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
-           "contact_edit", "remind", "history", "history_contact")
+           "contact_edit", "remind", "history", "history_contact", "active_message",
+           "bulk_create", "bulk_claim", "bulk_sent", "bulk_cancel")
 
 T = TypeVar("T")
 #: What a store method gives: the value itself with a sync client, an awaitable with asyncio.
@@ -63,6 +67,11 @@ Maybe = T | Awaitable[T]
 
 async def _parsed(raw: Awaitable[Any], parse: Callable[[Any], T]) -> T:
     return parse(await raw)
+
+
+def _after(raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
+    """Parse a command's answer, now (sync client) or once awaited (asyncio client)."""
+    return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
 
 
 def _rows(rows: list[Any], fields: list[str] | None) -> list[dict[str, str]]:
@@ -89,12 +98,15 @@ class Store:
     # -- writes ---------------------------------------------------------------------------
 
     def inbound(self, msg: InboundMessage, campaign: str, default_department: str,
-                has_bot: bool = False, now: float | None = None) -> Maybe[Inbound]:
-        """Store a customer message, routing a new conversation."""
+                has_bot: bool = False, now: float | None = None, help_text: str = ""
+                ) -> Maybe[Inbound]:
+        """Store a customer message, routing a new conversation; opt-out keywords are recorded
+        and HELP answered with ``help_text``."""
         return self._run(
             "inbound", Inbound.parse, msg.sid, msg.phone, msg.customer_addr, msg.campaign_addr,
             msg.channel, campaign, msg.body, msg.media_json(), msg.profile_name,
-            default_department, SID_TTL, "yes" if has_bot else "no", now=now,
+            default_department, SID_TTL, "yes" if has_bot else "no", help_text,
+            msg.choice_json(), now=now,
         )
 
     def agent_reply(self, reply: AgentReply, agent: str, now: float | None = None
@@ -160,10 +172,11 @@ class Store:
                          default_department, escalation, note, actor)
 
     def outbound(self, vid: str, author: str, text: str, idem_key: str = "",
-                 require_status: str = "") -> Maybe[Sent]:
-        """outcome queued | wrong_status | window_closed."""
+                 require_status: str = "", template: str = "", content_sid: str = "",
+                 content_variables: str = "") -> Maybe[Sent]:
+        """outcome queued | wrong_status | window_closed | opted_out."""
         return self._run("outbound", Sent.parse, vid, author, text, idem_key, WHATSAPP_WINDOW,
-                         require_status)
+                         require_status, template, content_sid, content_variables)
 
     def move(self, vid: str, actor: str, kind: str, target: str, note: str,
              default_department: str = "", now: float | None = None) -> Maybe[Moved]:
@@ -184,6 +197,40 @@ class Store:
         flat = [x for pair in changes.items() for x in pair]
         return self._run("contact_edit", ContactChanged.parse, cid, actor, vid, *flat)
 
+    def active_message(self, campaign: str, campaign_addr: str, channel: str, contact_ref: str,
+                       agent: str, actor: str, text: str, content_sid: str,
+                       content_variables: str, template: str, idem_key: str = "",
+                       default_department: str = "", has_bot: bool = False,
+                       session_only: bool = False) -> Maybe[ActiveSent]:
+        """A template to one contact, opening or resuming their conversation; outcome queued |
+        opted_out | assigned_to_other | window_closed | no_phone."""
+        return self._run("active_message", ActiveSent.parse, campaign, campaign_addr, channel,
+                         contact_ref, agent, actor, text, content_sid, content_variables,
+                         template, idem_key, default_department, "yes" if has_bot else "no",
+                         WHATSAPP_WINDOW, "yes" if session_only else "no")
+
+    def bulk_create(self, meta: dict[str, str], recipients: list[tuple[str, str]],
+                    chunk: int, idem_key: str = "") -> Maybe[BulkChanged]:
+        """A bulk of (E.164 phone, JSON input) recipients, marked for sending in chunks."""
+        flat = [x for pair in meta.items() for x in pair]
+        rows = [x for pair in recipients for x in pair]
+        return self._run("bulk_create", BulkChanged.parse, idem_key, chunk, len(flat), *flat,
+                         *rows)
+
+    def bulk_claim(self, bid: str, index: int) -> Maybe[BulkClaim]:
+        """Claim one recipient before its send (state queued -> sending, its message stored);
+        outcome send | skip | done."""
+        return self._run("bulk_claim", BulkClaim.parse, bid, index)
+
+    def bulk_sent(self, bid: str, index: int, sid: str, status: str, error_code: str = "",
+                  reason: str = "") -> Maybe[Result]:
+        """The provider's answer for a claimed recipient (sid, or a failure; status 'retry'
+        puts it back in the queue)."""
+        return self._run("bulk_sent", Result.parse, bid, index, sid, status, error_code, reason,
+                         SID_TTL)
+
+    def bulk_cancel(self, bid: str, actor: str) -> Maybe[BulkChanged]:
+        return self._run("bulk_cancel", BulkChanged.parse, bid, actor)
     def history(self, agent: str, campaigns: list[str], now: float | None = None
                 ) -> Maybe[HistoryContacts]:
         """The contacts in an agent's attendance history through tickets in these campaigns,
@@ -351,6 +398,26 @@ class Store:
 
     def contact_audit(self, cid: str) -> Any:
         return self.redis.xrange(self.keys.contact_audit(cid))
+
+    def bulk_meta(self, bid: str) -> Any:
+        return self.redis.hgetall(self.keys.bulk(bid))
+
+    def bulk_rows(self, bid: str, with_inputs: bool = True) -> Any:
+        """(states, reasons, message ids, inputs or None) of a bulk's recipients, by index."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.bulk_state(bid))
+        pipe.hgetall(self.keys.bulk_why(bid))
+        pipe.hgetall(self.keys.bulk_msg(bid))
+        if with_inputs:
+            pipe.hgetall(self.keys.bulk_input(bid))
+        return _after(pipe.execute(), lambda rows: (*rows, None)[:4])
+
+    def message_statuses(self, mids: list[str]) -> Any:
+        """{message id: status} of many messages in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for mid in mids:
+            pipe.hget(self.keys.msg(mid), "status")
+        return _after(pipe.execute(), lambda got: dict(zip(mids, got, strict=True)))
 
     def waiting_since(self, vid: str) -> Any:
         """Since when the conversation's customer has waited for an answer, or None."""

@@ -43,6 +43,8 @@ class Work(StrEnum):
     AWAY = "away"  # DM the away assignee: their customer wrote (m id)
     REMIND = "remind"  # DM the assignee: their customer has waited too long
     ESCALATION = "escalation"  # tell the supervisors' channel
+    BULK = "bulk"  # send one chunk of a bulk of active messages (b3.0: bulk b3, chunk 0)
+    PROGRESS = "progress"  # show a bulk's progress in its requester's DM (b id)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,26 @@ class Media:
     content_type: str
     url: str
     private: bool = False  # a Slack file: fetched with the bot token, served to Twilio by us
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A8: what the customer chose in interactive content: a quick-reply button
+    (``ButtonPayload``/``ButtonText``) or a list-picker item (``ListId``/``ListTitle``)."""
+
+    kind: Literal["button", "list"]
+    id: str
+    title: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.kind, "id": self.id, "title": self.title}
+
+    @classmethod
+    def from_json(cls, raw: str) -> Choice | None:
+        if not raw:
+            return None
+        d = json.loads(raw)
+        return cls(d.get("type", "button"), d.get("id", ""), d.get("title", ""))
 
 
 @dataclass(frozen=True)
@@ -64,9 +86,13 @@ class InboundMessage:
     body: str = ""
     media: tuple[Media, ...] = ()
     profile_name: str = ""
+    choice: Choice | None = None  # A8: the quick reply or list item the customer chose
 
     def media_json(self) -> str:
         return media_json(self.media)
+
+    def choice_json(self) -> str:
+        return json.dumps(self.choice.to_json(), ensure_ascii=False) if self.choice else ""
 
 
 def media_json(media: tuple[Media, ...]) -> str:
@@ -134,6 +160,10 @@ class Message:
     slack_ts: str = ""
     shown_status: str = ""
     failure_reason: str = ""
+    template: str = ""  # an active message: the campaign template's name
+    content_sid: str = ""  # WhatsApp: the Content API template sent
+    content_variables: str = ""  # its variables, JSON {"1": ...}
+    choice: Choice | None = None  # A8: the customer's choice in interactive content
 
     @classmethod
     def from_hash(cls, h: dict) -> Message:
@@ -146,7 +176,10 @@ class Message:
             status=d.get("status", ""), error_code=d.get("error_code", ""),
             provider_sid=d.get("provider_sid", ""), slack_channel=d.get("slack_channel", ""),
             slack_ts=d.get("slack_ts", ""), shown_status=d.get("shown_status", ""),
-            failure_reason=d.get("failure_reason", ""),
+            failure_reason=d.get("failure_reason", ""), template=d.get("template", ""),
+            content_sid=d.get("content_sid", ""),
+            content_variables=d.get("content_variables", ""),
+            choice=Choice.from_json(d.get("choice", "")),
         )
 
 

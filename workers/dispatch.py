@@ -27,6 +27,8 @@ JOBS = {
     Work.AWAY: "workers.jobs.alert_away",
     Work.REMIND: "workers.jobs.remind_agent",
     Work.ESCALATION: "workers.jobs.notify_supervisors",
+    Work.BULK: "workers.bulk.send_chunk",
+    Work.PROGRESS: "workers.bulk.show_progress",
 }
 
 

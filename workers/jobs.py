@@ -26,6 +26,7 @@ from channels.twilio.send import PermanentSendError, reason, send_message
 from routing.store import NOTICE
 from routing.types import Conversation, Message, Work
 from workers.context import Context, current
+from workers.pace import pace_reply
 
 log = structlog.get_logger("workers")
 
@@ -217,7 +218,12 @@ def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
             text=render.notice(event, ctx.workspace.name_of,
                                lambda c: _campaign_label(ctx, c)))
     msg = _message(ctx, entry)
-    shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+    shown = (render.customer_choice(msg.choice.kind, msg.choice.title, msg.choice.id)
+             if msg.direction == "in" and msg.choice
+             else render.customer_reply(msg.body, msg.media) if msg.direction == "in"
+             else render.active_message(ctx.workspace.name_of(msg.author), msg.template,
+                                        msg.body) if msg.template
+             else render.auto_reply(msg.body) if msg.author == "auto"
              else render.bot_reply(msg.body))
     return _post_once(ctx, f"entry:{conv.id}:{entry}", conv.slack_channel, conv.slack_ts,
                       **shown)
@@ -241,12 +247,14 @@ def send_to_twilio(ctx: Context, vid: str) -> None:
     conv = _conversation(ctx, vid)
     while (head := ctx.store.outbox_head(vid, Work.TWILIO)) is not None:
         msg = _message(ctx, head)
+        pace_reply(ctx, conv.campaign_addr, conv.campaign)
         try:
             sid, status = send_message(
                 ctx.twilio, from_=conv.campaign_addr, to=conv.customer_addr, body=msg.body,
                 media_urls=[media_url(ctx.public_url, ctx.media_secret, msg.id, i)
                             if m.private else m.url for i, m in enumerate(msg.media)],
-                status_callback=ctx.status_callback_url,
+                status_callback=ctx.status_callback_url, content_sid=msg.content_sid,
+                content_variables=msg.content_variables,
             )
             recorded = ctx.store.sent(msg.id, vid, sid, status)
             log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)
@@ -357,7 +365,8 @@ def deliver_to_bot(ctx: Context, vid: str) -> None:
                         "phone": contact.get("phone", "")},
             "message": {"id": msg.id, "text": msg.body,
                         "media": [{"content_type": m.content_type, "url": m.url}
-                                  for m in msg.media]},
+                                  for m in msg.media],
+                        **({"choice": msg.choice.to_json()} if msg.choice else {})},
         })
         ctx.store.delivered_to_bot(vid)
         log.info("bot.delivered", conversation=vid, message=msg.id)

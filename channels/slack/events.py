@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.slack.render import refusal
+from channels.slack.render import refusal, refusal_extras
 from routing.results import Replied
 from routing.types import AgentReply, Media
 
@@ -27,9 +27,11 @@ class DeskHandler(Protocol):
     """What the card's buttons and modals call (gateway.slack_desk.Desk)."""
 
     async def open(self, client: AsyncWebClient, action: str, slack_user: str, vid: str,
-                   trigger_id: str) -> str | None: ...
+                   trigger_id: str, from_modal: bool = False) -> str | None: ...
 
     async def agent_chosen(self, client: AsyncWebClient, view: dict[str, Any]) -> None: ...
+
+    async def template_chosen(self, client: AsyncWebClient, view: dict[str, Any]) -> None: ...
 
     async def submit(self, client: AsyncWebClient, callback: str, slack_user: str,
                      view: dict[str, Any]) -> dict[str, Any] | None: ...
@@ -82,6 +84,7 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
             await client.chat_postEphemeral(
                 channel=reply.slack_channel, user=reply.slack_user, thread_ts=reply.thread_ts,
                 text=explanation,
+                **refusal_extras(result.outcome, result.conversation, explanation),
             )
 
     @app.command(COMMAND)
@@ -91,14 +94,15 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
         await ack(text=await on_command(str(body.get("user_id", "")),
                                         str(body.get("text", "")).strip()))
 
-    @app.action(re.compile(r"^rd_(assign|transfer|escalate|close|contact|history)$"))
+    @app.action(re.compile(r"^rd_(assign|transfer|escalate|close|contact|history|template)$"))
     async def card_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         action = body["actions"][0]
         refusal = await desk.open(client, action["action_id"], body["user"]["id"],
-                                  action["value"], body["trigger_id"])
-        if refusal:
-            channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+                                  action["value"], body["trigger_id"], from_modal="view" in body)
+        channel = ((body.get("channel") or {}).get("id")
+                   or body.get("container", {}).get("channel_id"))
+        if refusal and channel:
             await client.chat_postEphemeral(channel=channel, user=body["user"]["id"],
                                             text=refusal)
 
@@ -113,7 +117,7 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
         await ack()
         await desk.home(client, body["user"]["id"], body["actions"][0].get("value", ""))
 
-    @app.action(re.compile(r"^rd_hist_(search|contact|ticket)$"))
+    @app.action(re.compile(r"^rd_hist_(search|contact|ticket|template)$"))
     async def history_open(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         action = body["actions"][0]
@@ -132,7 +136,13 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
         await ack()
         await desk.agent_chosen(client, body["view"])
 
-    @app.view(re.compile(r"^rd_(assign|transfer|escalate|close|contact|contact_confirm)$"))
+    @app.action("template")  # the template modal's select: show its variables, pre-filled
+    async def template_chosen(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await desk.template_chosen(client, body["view"])
+
+    @app.view(re.compile(
+        r"^rd_(assign|transfer|escalate|close|contact|contact_confirm|template)$"))
     async def submitted(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         answer = await desk.submit(client, view["callback_id"], body["user"]["id"], view)

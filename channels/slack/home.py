@@ -98,12 +98,19 @@ def search_modal(query: str = "") -> dict[str, Any]:
                         "element": element}]}
 
 
-def contact_modal(data: dict[str, Any], name_of: Callable[[str], str]) -> dict[str, Any]:
-    """H7, H10: the contact's data, tickets (each opens its details), notes, audit trail."""
+def contact_modal(data: dict[str, Any], name_of: Callable[[str], str],
+                  send_in: list[tuple[str, str]] = ()) -> dict[str, Any]:
+    """H7, H10: the contact's data, tickets (each opens its details), notes, audit trail; H11:
+    "Send a template" in each campaign (id, label) of ``send_in``."""
     c = data["contact"]
     facts = "\n".join(f"*{label}:* {escape(c.get(key, '')) or '—'}" for key, label in (
         ("name", "Name"), ("phone", "Phone"), ("email", "Email"), ("document", "Document")))
-    blocks: list[dict[str, Any]] = [_section(facts), {"type": "header", "text": _text("Tickets")}]
+    blocks: list[dict[str, Any]] = [_section(facts)]
+    if send_in:
+        blocks.append({"type": "actions", "block_id": "rd_hist_send", "elements": [
+            _button("rd_hist_template", f"Send a template ({label})"[:75],
+                    f"{campaign}|{c.get('id', '')}") for campaign, label in send_in[:5]]})
+    blocks.append({"type": "header", "text": _text("Tickets")})
     for t in data["tickets"][:20]:
         typ = " › ".join(x for x in (t["typification"], t["subtypification"]) if x) or "—"
         blocks.append(_section(

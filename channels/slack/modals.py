@@ -112,9 +112,11 @@ def close_modal(vid: str, typifications: list[tuple[str, tuple[str, ...]]]) -> d
 
 def contact_modal(vid: str, contact: dict[str, str], owner: str, exclusive: dict[str, str],
                   notes: list[tuple[str, str]], editable: bool,
-                  ownership: Ownership | None = None) -> dict[str, Any]:
+                  ownership: Ownership | None = None, send_template: bool = False
+                  ) -> dict[str, Any]:
     """The contact's data (inputs when ``editable``), owner and exclusive agents (selects
-    when ``ownership`` says what the viewer may choose), and every agent's notes."""
+    when ``ownership`` says what the viewer may choose), every agent's notes, and "Send a
+    template" (section 6) when ``send_template``."""
     facts = [f"*Owner:* {escape(owner)}",
              "*Exclusive agents:* " + (", ".join(f"{escape(a)} ({c})" for c, a in
                                                   exclusive.items()) or "none")]
@@ -122,6 +124,10 @@ def contact_modal(vid: str, contact: dict[str, str], owner: str, exclusive: dict
     info = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(facts)}},
             {"type": "section", "text": {"type": "mrkdwn",
                                          "text": "*Agents' notes*\n" + (notes_text or "none")}}]
+    if send_template:
+        info.append({"type": "actions", "block_id": "rd_contact_actions", "elements": [
+            {"type": "button", "action_id": "rd_template", "value": vid,
+             "text": _text("Send a template")}]})
     selects = []
     if ownership is not None:
         selects = [_select("owner", "Owner", ownership.owners[:100], ownership.owner),
@@ -198,3 +204,25 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
     """Replaces a modal with a message (a refusal, or why a change was not saved)."""
     return {"type": "modal", "title": _text(title), "close": _text("Close"),
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}]}
+
+
+def template_modal(vid: str, templates: list[tuple[str, str]], chosen: str = "",
+                   variables: list[tuple[str, str, str]] = (), preview: str = ""
+                   ) -> dict[str, Any]:
+    """Section 6: send one of the campaign's templates to the conversation's customer. Choosing
+    a template shows its variables (``name, example, pre-filled value``), pre-filled from the
+    contact where the template says so; the variable inputs are ``var_1``, ``var_2``..."""
+    blocks: list[dict[str, Any]] = [_select("template", "Template", templates, chosen,
+                                            dispatch=True)]
+    if preview:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                         "text": escape(preview)[:2000]}]})
+    for i, (name, example, value) in enumerate(variables, 1):
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": f"var_{i}",
+                                   "placeholder": _text(f"e.g. {example}")}
+        if value:
+            element["initial_value"] = value
+        blocks.append({"type": "input", "block_id": f"var_{i}", "label": _text(name),
+                       "element": element})
+    return _modal("rd_template", vid, "Send a template", blocks,
+                  "Send" if templates else None)

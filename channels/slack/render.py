@@ -93,6 +93,15 @@ def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
     }
 
 
+def customer_choice(kind: str, title: str, choice_id: str) -> dict[str, Any]:
+    """A8: the customer chose a quick reply or a list item of interactive content."""
+    what = "a list item" if kind == "list" else "a quick reply"
+    text = (f":radio_button: The customer chose {what}: *{escape(title) or '(no title)'}*"
+            + (f" (`{escape(choice_id)}`)" if choice_id else ""))
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            "unfurl_links": False}
+
+
 def history_lines(messages: list[tuple[str, str]]) -> str:
     """(who, text) pairs as thread text, customer text escaped like everywhere else."""
     return "\n".join(f"• *{escape(who)}:* {escape(text) or '(media)'}" for who, text in messages)
@@ -116,6 +125,39 @@ def bot_reply(body: str) -> dict[str, Any]:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
+def active_message(author: str, template: str, body: str) -> dict[str, Any]:
+    """An active message (approved template) sent to the customer, shown in the thread; its
+    delivery status is a reaction on it, like an agent's reply."""
+    text = (f":outbox_tray: *{escape(author)}* sent the template `{escape(template)}`: "
+            f"{escape(body)}")
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def auto_reply(body: str) -> dict[str, Any]:
+    """The campaign's automatic answer to HELP."""
+    text = f":information_source: *Automatic answer to HELP:* {escape(body)}"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def bulk_progress(report: dict[str, Any]) -> str:
+    """A bulk's progress, in its requester's DM (updated as it goes)."""
+    c = report["counts"]
+    total = report["total"] or 1
+    done = total - c["queued"]
+    filled = int(20 * done / total)
+    bar = "█" * filled + "░" * (20 - filled)
+    state = {"running": "sending", "done": "finished", "cancelled": "cancelled"}.get(
+        report.get("status") or "", report.get("status") or "")
+    skipped = ", ".join(f"{n} {escape(why)}" for why, n in report["skipped_reasons"].items())
+    return (f":mega: Bulk {report['id']} · template `{escape(report['template'] or '')}` · "
+            f"{state}\n`{bar}` {done}/{report['total']}\n"
+            f"sent {c['sent']} · delivered {c['delivered']} · read {c['read']} · "
+            f"failed {c['failed']} · skipped {c['skipped']}"
+            + (f" ({skipped})" if skipped else "")
+            + (f" · cancelled {c['cancelled']}" if c["cancelled"] else "")
+            + f" · queued {c['queued']}")
+
+
 def assignment_alert(conv_label: str, campaign_name: str, permalink_hint: str) -> str:
     return (f":bell: New conversation for you: *{escape(conv_label)}* in {escape(campaign_name)}. "
             f"{permalink_hint}")
@@ -136,7 +178,25 @@ REFUSALS = {
     "window_closed": "More than 24 hours have passed since the customer's last WhatsApp "
                      "message, so a free-form reply cannot be sent. Send an approved template "
                      "(active message) to reopen the conversation.",
+    "opted_out": "The customer opted out (replied STOP) of messages from this number; your "
+                 "reply was not sent. They must send START before anyone can write to them.",
 }
+
+SEND_TEMPLATE = "Send a template"
+NO_TEMPLATES = ("{campaign} has no approved templates yet: an admin declares them in the "
+                "config (campaigns[].templates).")
+
+
+def refusal_extras(outcome: str, vid: str, text: str) -> dict[str, Any]:
+    """What a refusal shows besides its text: outside the WhatsApp window, the way out (a
+    button opening the template modal)."""
+    if outcome != "window_closed" or not vid:
+        return {}
+    return {"blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": "rd_window", "elements": [
+            {"type": "button", "action_id": "rd_template", "value": vid, "style": "primary",
+             "text": {"type": "plain_text", "text": SEND_TEMPLATE}}]}]}
 
 
 def refusal(outcome: str, detail: str = "") -> str | None:
@@ -192,6 +252,13 @@ def notice(event: dict[str, str], name_of: Callable[[str], str],
                                        event.get("subtypification", "")) if x)
         return (f":white_check_mark: {who} closed this conversation: "
                 f"{escape(label or 'no typification')}" + (f". {escape(note)}" if note else "."))
+    if kind == "opted_out":
+        what = ("no message can be sent to them on this number" if event.get("channel") == "sms"
+                else "no more active messages (templates) will be sent to them")
+        return (f":no_entry_sign: The customer sent {escape(event.get('keyword', 'STOP'))}: "
+                f"they opted out, so {what} until they send START.")
+    if kind == "opted_in":
+        return ":white_check_mark: The customer sent START: they opted back in."
     if kind == "owner_set":
         def label(value: str) -> str:
             otype, _, oid = value.partition(":")
@@ -241,11 +308,28 @@ def escalation_post(kind: str, vid: str, who: str, channel: str, assignee: str) 
 # -- /relaydesk ---------------------------------------------------------------------------------
 
 USAGE = ("Usage: `/relaydesk online`, `/relaydesk away`, `/relaydesk offline`, "
-         "`/relaydesk status`, `/relaydesk mine` (your conversations) or `/relaydesk gallery` "
-         "(the resources you can send with `;key`); owner assigners also "
-         "`/relaydesk owner …` and `/relaydesk exclusive …`.")
+         "`/relaydesk status`, `/relaydesk mine` (your conversations), `/relaydesk gallery` "
+         "(the resources you can send with `;key`) or `/relaydesk send +E164 template` (an "
+         "active message); owner assigners also `/relaydesk owner …` and "
+         "`/relaydesk exclusive …`.")
 OWNERSHIP_USAGE = ("Usage: `/relaydesk owner <phone|contact> <agent|campaign/department|none>` "
                    "or `/relaydesk exclusive <phone|contact> <campaign> <agent|none>`.")
+SEND_USAGE = ("Usage: `/relaydesk send +E164 template [value 1 | value 2 ...]` (use "
+              "`campaign:template` when several of your campaigns have it).")
+
+
+def send_which(name: str, candidates: list[str]) -> str:
+    if not candidates:
+        return f"None of your campaigns has a template {escape(name)}."
+    return f"Several campaigns have {escape(name)}: say which ({', '.join(candidates)})."
+
+
+def active_sent(template: str, vid: str, channel: str, opened: bool) -> str:
+    what = "opened" if opened else "resumed"
+    return (f":outbox_tray: Template `{escape(template)}` queued; conversation {vid} {what} and "
+            f"assigned to you in <#{channel}>.")
+
+
 NOT_AN_AGENT = ("You are not a Relay Desk agent; ask an admin to add your Slack user to the "
                 "config.")
 

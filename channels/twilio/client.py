@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 TWILIO_API = "https://api.twilio.com"
+CONTENT_API = "https://content.twilio.com"  # the Content API (templates): same stand-in
 
 
 class RedirectingHttpClient(TwilioHttpClient):
@@ -21,11 +23,21 @@ class RedirectingHttpClient(TwilioHttpClient):
         self.api_base = api_base.rstrip("/")
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(TWILIO_API):
-            url = self.api_base + url[len(TWILIO_API):]
+        for real in (TWILIO_API, CONTENT_API):
+            if url.startswith(real):
+                url = self.api_base + url[len(real):]
         return super().request(method, url, *args, **kwargs)
 
 
+#: Connections kept per host: bulk sends run many requests in flight per worker, and a
+#: connection discarded from a full pool costs a new TLS handshake.
+POOL_SIZE = 64
+
+
 def make_client(account_sid: str, auth_token: str, api_base: str = TWILIO_API) -> Client:
-    http = None if api_base.rstrip("/") == TWILIO_API else RedirectingHttpClient(api_base)
+    http = (TwilioHttpClient() if api_base.rstrip("/") == TWILIO_API
+            else RedirectingHttpClient(api_base))
+    if http.session is not None:
+        for scheme in ("https://", "http://"):
+            http.session.mount(scheme, HTTPAdapter(pool_maxsize=POOL_SIZE))
     return Client(account_sid, auth_token, http_client=http)

@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 from twilio.request_validator import RequestValidator
 
 from routing.config import e164
-from routing.types import InboundMessage, Media
+from routing.types import Choice, InboundMessage, Media
 
 MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
 MAX_FIELDS = 200  # a message webhook has about 20; media adds 2 each
@@ -135,6 +135,14 @@ def parse_message(form: Mapping[str, str]) -> InboundMessage:
             raise BadWebhook(f"MediaUrl{i} is not an http(s) URL")
         media.append(Media(form.get(f"MediaContentType{i}") or "application/octet-stream", url))
     body = form.get("Body") or ""
+    choice = None
+    if form.get("ButtonPayload") or form.get("ButtonText"):  # A8: a quick reply
+        choice = Choice("button", (form.get("ButtonPayload") or "")[:200],
+                        (form.get("ButtonText") or "")[:200])
+    elif form.get("ListId") or form.get("ListTitle"):  # A8: a list-picker item
+        choice = Choice("list", (form.get("ListId") or "")[:200],
+                        (form.get("ListTitle") or "")[:200])
+    body = body or (choice.title if choice else "")
     if not body and not media:
         raise BadWebhook("a message needs a Body or media")
     prefix = "whatsapp:" if channel == "whatsapp" else ""
@@ -147,6 +155,7 @@ def parse_message(form: Mapping[str, str]) -> InboundMessage:
         body=body,
         media=tuple(media),
         profile_name=(form.get("ProfileName") or "").strip()[:100],
+        choice=choice,
     )
 
 

@@ -48,10 +48,16 @@ class PermanentSendError(Exception):
 
 
 def send_message(client: Client, from_: str, to: str, body: str, media_urls: list[str],
-                 status_callback: str) -> tuple[str, str]:
-    """Create the message; returns (MessageSid, status)."""
+                 status_callback: str, content_sid: str = "", content_variables: str = ""
+                 ) -> tuple[str, str]:
+    """Create the message; returns (MessageSid, status). With ``content_sid`` it is a Content
+    API template (WhatsApp active messages, interactive content) and ``body`` is not sent."""
     kwargs: dict[str, object] = {"from_": from_, "to": to, "status_callback": status_callback}
-    if body:
+    if content_sid:
+        kwargs["content_sid"] = content_sid
+        if content_variables:
+            kwargs["content_variables"] = content_variables
+    elif body:
         kwargs["body"] = body
     if media_urls:
         kwargs["media_url"] = media_urls

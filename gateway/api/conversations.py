@@ -25,7 +25,8 @@ async def post_message(request: web.Request) -> web.Response:
     await actions.conversation(svc.ctx, vid)
     req = await body(request, Message)
     sent = svc.done(await actions.bot_message(svc.ctx, who, vid, req.text,
-                                              request.headers.get("Idempotency-Key", "")))
+                                              request.headers.get("Idempotency-Key", ""),
+                                              req.template, req.variables))
     return web.json_response({"message": sent.message, "duplicate": sent.replayed},
                              status=200 if sent.replayed else 202)
 

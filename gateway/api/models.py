@@ -73,7 +73,16 @@ class Capacity(_Body):
 
 
 class Message(_Body):
-    text: str = Field(min_length=1, max_length=1600)
+    text: str = Field("", max_length=1600)
+    template: str = Field("", description="A8: send this campaign template instead (e.g. "
+                          "interactive content: quick replies, a list picker, call to action)")
+    variables: dict[str, str] | list[str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one(self) -> Message:
+        if bool(self.text) == bool(self.template):
+            raise ValueError("send either text or a template")
+        return self
 
 
 class Target(_Body):
@@ -114,3 +123,28 @@ class BulkGrants(_Body):
     agents: list[AgentId] = Field(min_length=1, max_length=1000)
     campaign: Annotated[str, Field(pattern=SLUG)]
     grants: list[Grant] = Field(max_length=5)
+
+
+Variables = dict[str, str] | list[str]
+
+
+class ActiveMessage(_Body):
+    campaign: str
+    to: str = Field(description="contact id (c12) or E.164 phone")
+    template: str = Field(description="a template of the campaign (config `templates`)")
+    variables: Variables = Field(default_factory=dict, description="by position {\"1\": ...}, "
+                                 "by variable name, or a list in order")
+    agent: str = Field("", description="the agent the conversation is assigned to (an admin "
+                       "token; an agent's token sends as that agent); none: routed")
+
+
+class Recipient(_Body):
+    to: str = Field(description="E.164 phone")
+    variables: Variables = Field(default_factory=dict)
+
+
+class Bulk(_Body):
+    template: str
+    recipients: list[Recipient] = Field(min_length=1, max_length=100_000)
+    department: str = Field("", description="replies go to this department (after the "
+                            "exclusive-agent and owner rules); default: routed like any inbound")

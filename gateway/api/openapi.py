@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api import agents, contacts, conversations, history, models
+from gateway.api import active, agents, contacts, conversations, history, models
 
 # What ids look like (the config's slugs, the store's ids): the document says it, so clients
 # and fuzzers know an empty or malformed id is not one.
@@ -46,6 +46,7 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
 CONV = _path("conversation", "conversation id (v12)", CONVERSATION_ID)
 AGENT = _path("agent", "agent id")
 CAMPAIGN = _path("campaign", "campaign id")
+BULK = _path("bulk", "bulk id (b3)")
 
 OWNERS = ("owner assigners (workspace `owner_assigners` roles; admin always), or the "
           "`assign_owners` grant of the owner's campaign (a department of it, an agent who "
@@ -106,6 +107,21 @@ OPERATIONS: list[tuple[str, str, Handler, str, type[BaseModel] | None, list[dict
     ("post", "/api/conversations/{conversation}/close", conversations.post_close,
      "Close a conversation", models.Close,
      [CONV], "its assignee, supervisor, admin"),
+    ("post", "/api/active-messages", active.post_active_message,
+     "Send a template to a contact: opens or resumes their conversation, assigned to the "
+     "sending agent (origin: active message)", models.ActiveMessage, [IDEMPOTENCY],
+     "agents and admins with the campaign's `active_messages` grant (admins always)"),
+    ("post", "/api/campaigns/{campaign}/bulk", active.post_bulk,
+     "Send a template to many recipients, paced; returns the bulk id", models.Bulk,
+     [CAMPAIGN, IDEMPOTENCY], "marketing, admin"),
+    ("get", "/api/campaigns/{campaign}/bulk/{bulk}", active.get_bulk,
+     "A bulk's progress (queued, sent, delivered, read, failed, skipped) and per-recipient "
+     "results (`?results=0` for counts only)", None, [CAMPAIGN, BULK], "marketing, admin"),
+    ("delete", "/api/campaigns/{campaign}/bulk/{bulk}", active.cancel_bulk,
+     "Cancel a bulk: recipients not yet sent are cancelled", None, [CAMPAIGN, BULK],
+     "marketing, admin"),
+    ("post", "/api/campaigns/{campaign}/bulk/{bulk}/cancel", active.cancel_bulk,
+     "Cancel a bulk (same as DELETE)", None, [CAMPAIGN, BULK], "marketing, admin"),
     ("post", "/api/conversations/{conversation}/escalate", conversations.post_escalate,
      "Escalate a conversation (type + note), as the card's Escalate button does",
      models.Escalate, [CONV], "its assignee, supervisor, admin"),

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 import secrets
+import time
 from collections import deque
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -51,7 +52,9 @@ class FakeTwilio:
         self.auth_token = auth_token
         self.auto_status = auto_status
         self.status_delay = status_delay
+        self.latency = 0.0  # seconds each create call takes to answer (a slow provider)
         self.messages: list[dict[str, Any]] = []  # accepted messages, oldest first
+        self.contents: list[dict[str, Any]] = []  # Content API templates (add_content)
         self.requests: list[dict[str, Any]] = []  # every create attempt, failed ones too
         self.callbacks: list[dict[str, Any]] = []  # status callbacks sent: url, params, status
         self._by_sid: dict[str, dict[str, Any]] = {}
@@ -67,12 +70,14 @@ class FakeTwilio:
         app = web.Application()
         app.router.add_post(f"{_ACCOUNT}/Messages.json", self._create)
         app.router.add_get(f"{_ACCOUNT}/Messages/{{sid}}.json", self._fetch)
+        app.router.add_get("/v1/ContentAndApprovals", self._contents)
         app.router.add_get("/log", self._log)
         app.on_cleanup.append(self._on_cleanup)
         return app
 
     def fail_next(self, status: int, code: int, message: str, times: int = 1) -> None:
-        """Make the next ``times`` create calls fail with this Twilio error."""
+        """Make the next ``times`` create calls fail with this Twilio error (21610: the
+        recipient opted out; 63016: outside the WhatsApp window; 429: too many requests)."""
         self._failures.extend([(status, code, message)] * times)
 
     async def send_status(self, sid: str, status: str, error_code: str | None = None) -> int:
@@ -147,10 +152,14 @@ class FakeTwilio:
         )
 
     async def _create(self, request: web.Request) -> web.Response:
+        arrived = time.time()
         form = await request.post()
         params = {k: form.getall(k) if k == "MediaUrl" else form[k] for k in form}
-        attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params}
+        attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params,
+                                   "at": arrived}
         self.requests.append(attempt)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         response = self._accept(request, params)
         attempt["status"] = response.status
         return response
@@ -211,6 +220,23 @@ class FakeTwilio:
         if msg is None:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         return web.json_response(self._resource(msg))
+
+    def add_content(self, sid: str, name: str, body: str, variables: dict[str, str],
+                    kind: str = "twilio/text", whatsapp: str = "approved") -> None:
+        """A Content API template of the account, with its WhatsApp approval status."""
+        self.contents.append({
+            "sid": sid, "account_sid": self.account_sid, "friendly_name": name,
+            "language": "es", "variables": variables, "types": {kind: {"body": body}},
+            "approval_requests": {"name": name, "category": "UTILITY", "status": whatsapp},
+            "date_created": None, "date_updated": None})
+
+    async def _contents(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != self._basic_auth:
+            return _error(401, 20003, "Authenticate")
+        url = str(request.url)
+        return web.json_response({"contents": self.contents, "meta": {
+            "page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": None,
+            "url": url, "next_page_url": None, "key": "contents"}})
 
     async def _log(self, _request: web.Request) -> web.Response:
         return web.json_response({"messages": self.messages})

@@ -7,8 +7,10 @@ checked the same way wherever it is asked for. Each use case checks permission
 (``routing.errors``) that says what is wrong.
 """
 
+from routing.actions.active import send_active
 from routing.actions.agents import set_capacity, set_grants, set_presence
 from routing.actions.bot import bot_message, handoff
+from routing.actions.bulk import bulk_report, cancel_bulk, create_bulk
 from routing.actions.contacts import (
     check_exclusive,
     check_owner,
@@ -37,10 +39,11 @@ from routing.actions.history import history_contact, history_contacts, history_t
 from routing.actions.thread import note, reply, send_saved
 
 __all__ = [
-    "Ctx", "assign", "bot_message", "check_exclusive", "check_owner", "close", "contact_audit",
-    "contact_ref", "conversation", "dry_run", "edit_contact", "escalate", "handoff",
-    "history_contact", "history_contacts", "history_ticket", "note", "open_conversations",
-    "owner_value", "principal_of_slack", "read_conversation", "read_owners", "reply",
-    "review_contact_edit", "review_ownership", "send_saved", "set_capacity", "set_exclusive",
-    "set_grants", "set_owner", "set_presence", "transfer_to_agent", "transfer_to_campaign",
+    "Ctx", "assign", "bot_message", "bulk_report", "cancel_bulk", "check_exclusive", "check_owner",
+    "close", "contact_audit", "contact_ref", "conversation", "create_bulk", "dry_run",
+    "edit_contact", "escalate", "handoff", "history_contact", "history_contacts", "history_ticket",
+    "note", "open_conversations", "owner_value", "principal_of_slack", "read_conversation",
+    "read_owners", "reply", "review_contact_edit", "review_ownership", "send_active", "send_saved",
+    "set_capacity", "set_exclusive", "set_grants", "set_owner", "set_presence",
+    "transfer_to_agent", "transfer_to_campaign",
 ]

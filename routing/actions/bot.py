@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from routing.actions.active import content, template_named, template_values
 from routing.actions.context import Ctx, allow, campaign_of, conversation
 from routing.config import serves
 from routing.errors import Conflict, NotFound, Unprocessable
@@ -10,14 +11,24 @@ from routing.results import Moved, Sent
 from routing.types import ESCALATIONS
 
 
-async def bot_message(ctx: Ctx, who: Principal, vid: str, text: str, idem: str = "") -> Sent:
-    """The bot answers the customer while it holds the conversation."""
+async def bot_message(ctx: Ctx, who: Principal, vid: str, text: str, idem: str = "",
+                      template: str = "", variables: dict[str, str] | list[str] | None = None
+                      ) -> Sent:
+    """The bot answers the customer while it holds the conversation: text, or one of the
+    campaign's templates (A8: interactive content, inside the window)."""
     conv = await conversation(ctx, vid)
     allow(may_act_as_bot(who, conv["campaign"]))
+    sid = cvars = ""
+    if template:
+        campaign = campaign_of(ctx, conv)
+        tpl = template_named(campaign, template)
+        text, sid, cvars = content(campaign, tpl, template_values(tpl, variables or {}))
     result = await ctx.store.outbound(vid, "bot", text, f"{who.actor}:msg:{idem}" if idem else "",
-                                      "bot")
+                                      "bot", template, sid, cvars)
     if result.outcome == "wrong_status":
         raise Conflict(f"the bot no longer holds this conversation (status {result.status})")
+    if result.outcome == "opted_out":
+        raise Unprocessable("the customer opted out (STOP) of messages from this number")
     if result.outcome == "window_closed":
         raise Unprocessable("more than 24 hours since the customer's last WhatsApp message: "
                             "only an approved template may be sent")

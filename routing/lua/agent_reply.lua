@@ -16,7 +16,7 @@ if not vid then
   return reply('no_conversation')
 end
 local c = redis.call('HMGET', K.conv(vid), 'status', 'assignee', 'channel', 'last_inbound_at',
-                     'campaign', 'department', 'waiting_for')
+                     'campaign', 'department', 'waiting_for', 'contact', 'campaign_addr')
 local status, campaign = c[1], c[5] or ''
 if status == 'closed' then
   return reply('closed', {conversation = vid})
@@ -64,6 +64,9 @@ if c[2] ~= agent then
 end
 if not window_open(c[3], c[4], window) then
   return reply('window_closed', {conversation = vid})
+end
+if c[3] == 'sms' and opted_out(c[8], c[9]) then
+  return reply('opted_out', {conversation = vid})
 end
 if claim then
   MARKED['alert:' .. vid] = true  -- the claimer is in the thread already: no "new for you" DM

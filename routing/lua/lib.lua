@@ -27,6 +27,12 @@ function K.inbox(agent) return P .. 'agent:' .. agent .. ':inbox' end
 function K.dept_members(ref) return P .. 'dept:' .. ref .. ':members' end
 function K.dept_queue(ref) return P .. 'dept:' .. ref .. ':queue' end
 function K.unassigned(campaign) return P .. 'unassigned:' .. campaign end
+function K.bulk(bid) return P .. 'bulk:' .. bid end
+function K.bulk_input(bid) return P .. 'bulk:' .. bid .. ':input' end
+function K.bulk_state(bid) return P .. 'bulk:' .. bid .. ':state' end
+function K.bulk_why(bid) return P .. 'bulk:' .. bid .. ':why' end
+function K.bulk_msg(bid) return P .. 'bulk:' .. bid .. ':msg' end
+K.bulks = P .. 'bulks'
 function K.people(vid) return P .. 'conv:' .. vid .. ':people' end
 function K.history(agent) return P .. 'agent:' .. agent .. ':history' end
 
@@ -84,6 +90,28 @@ local function reply(outcome, fields)
   return cjson.encode(out)
 end
 
+-- A bulk's progress message (the requester's DM, if they have one) is refreshed at most every
+-- 2 s as it goes, and always once every recipient has an outcome. A change in between leaves
+-- its mark without a job: the next refresh covers it, or the sweeper does.
+local function mark_progress(bid, final)
+  local b = redis.call('HMGET', K.bulk(bid), 'progress_at', 'requester_slack')
+  if (b[2] or '') == '' then
+    return
+  end
+  if final or NOW - tonumber(b[1] or '0') >= 2 then
+    redis.call('HSET', K.bulk(bid), 'progress_at', NOW)
+    mark('progress', bid)
+  else
+    redis.call('ZADD', K.pending, 'NX', NOW, 'progress:' .. bid)
+  end
+end
+
+-- Opt-out (STOP) is recorded per contact and number: SMS refuses everything to that number,
+-- WhatsApp refuses active messages only.
+local function opted_out(cid, campaign_addr)
+  return redis.call('HGET', K.contact(cid), 'optout:' .. campaign_addr)
+end
+
 -- Message status order: a status only ever moves forward (read never goes back to delivered).
 local RANK = {queued = 0, accepted = 0, scheduled = 0, sending = 1, sent = 2,
               delivered = 3, undelivered = 4, failed = 4, read = 5}
@@ -98,7 +126,12 @@ local function advance_status(mid, status, code)
     return 0
   end
   redis.call('HSET', K.msg(mid), 'status', status, 'status_at', NOW, 'error_code', code or '')
-  mark('status', mid)
+  local bid = redis.call('HGET', K.msg(mid), 'bulk')
+  if bid then
+    mark_progress(bid)
+  else
+    mark('status', mid)
+  end
   return 1
 end
 

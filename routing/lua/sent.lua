@@ -15,6 +15,12 @@ end
 if why ~= '' then
   redis.call('HSET', K.msg(mid), 'failure_reason', why)
 end
+if code == '21610' then  -- Twilio: the customer has opted out (STOP) of this number
+  local c = redis.call('HMGET', K.conv(vid), 'contact', 'campaign_addr')
+  if c[1] then
+    redis.call('HSETNX', K.contact(c[1]), 'optout:' .. c[2], NOW)
+  end
+end
 advance_status(mid, status, code)
 mark('status', mid)
 if redis.call('LINDEX', K.outbox(vid, 'twilio'), 0) == mid then

@@ -99,6 +99,19 @@ async def test_simulate_shows_a_refused_reply_and_exits_0_at_once(
     assert "an internal note" in note.stdout and " <- " not in note.stdout
 
 
+async def test_simulate_sends_a_template(sandbox_up: SandboxUp) -> None:
+    """An active message in the sandbox: the template reaches the fake Twilio as ContentSid +
+    ContentVariables, the thread shows it, and its status reaches read."""
+    sim = await asyncio.to_thread(sandbox_up.run, "simulate", "--phone", "+525500000021",
+                                  "--template", "follow_up", "--var", "Lucía", "--var", "#42",
+                                  "--timeout", "10")
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    out = sim.stdout
+    assert "template HX0123456789abcdef0123456789abcdef with" in out
+    assert '"1": "Lucía", "2": "#42"' in out
+    assert "sent the template `follow_up`" in out and "status: read" in out
+
+
 async def test_other_commands_find_the_redis_up_started(sandbox_up: SandboxUp) -> None:
     """Given the same variables as `up` (EMBEDDED_REDIS_PORT, no REDIS_URL), token create and
     route explain use the Redis the web process uses."""

@@ -28,7 +28,10 @@ def test_lua_and_python_build_the_same_key_names(sync_redis: redis.Redis) -> Non
         "K.agent_open('ana')": k.agent_open("ana"), "K.inbox('ana')": k.inbox("ana"),
         "K.dept_members('care/front')": k.dept_members("care", "front"),
         "K.dept_queue('care/front')": k.dept_queue("care", "front"),
-        "K.unassigned('care')": k.unassigned("care"),
+        "K.unassigned('care')": k.unassigned("care"), "K.bulk('b1')": k.bulk("b1"),
+        "K.bulk_input('b1')": k.bulk_input("b1"), "K.bulk_state('b1')": k.bulk_state("b1"),
+        "K.bulk_why('b1')": k.bulk_why("b1"), "K.bulk_msg('b1')": k.bulk_msg("b1"),
+        "K.bulks": k.bulks(),
         "K.people('v1')": k.people("v1"), "K.history('ana')": k.history("ana"),
     }
     lua = library_source() + "\nreturn {" + ", ".join(pairs) + "}"

@@ -23,6 +23,8 @@ from tests.signing import button_click, thread_reply_event, whatsapp_form
 
 CARE, SALES = "+14155238886", "+14155550100"
 ALL = ["history", "edit_contact", "active_messages", "assign_owners", "attachments"]
+TEMPLATE = {"name": "hello", "content_sid": "HX" + "e" * 32, "body": "Hola {{1}}",
+            "variables": [{"name": "name", "example": "Lucía"}]}
 MATRIX = parse_config({
     "supervisors_channel": "C0SUPER",
     "campaigns": [
@@ -30,10 +32,10 @@ MATRIX = parse_config({
          "slack_channel": "C0CARE", "departments": [{"id": "front"}],
          "default_department": "front",
          "resources": [{"key": "manual", "title": "Manual", "kind": "document",
-                        "url": "https://example.com/manual.pdf"}]},
+                        "url": "https://example.com/manual.pdf"}], "templates": [TEMPLATE]},
         {"id": "sales", "name": "Sales", "channel": "whatsapp", "number": SALES,
          "slack_channel": "C0SALES", "departments": [{"id": "team"}],
-         "default_department": "team"},
+         "default_department": "team", "templates": [TEMPLATE]},
     ],
     "agents": [{"capacity": 50} | a for a in [
         {"id": "adm", "slack_user": "U0ADM", "roles": ["admin"]},
@@ -230,6 +232,21 @@ async def claim(system: System, who: str) -> bool:
     return claimed
 
 
+async def active_message(system: System, who: str, campaign: str) -> bool:
+    """Section 6: a template to a new contact through the API."""
+    phone = f"+5255{next(_phones):08d}"
+    status, data = await api(system, who, "POST", "/api/active-messages", {
+        "campaign": campaign, "to": phone, "template": "hello", "variables": ["x"]})
+    return allowed_by(200 if status == 202 else status, data)
+
+
+async def bulk(system: System, who: str) -> bool:
+    phones = [f"+5255{next(_phones):08d}" for _ in range(2)]
+    status, data = await api(system, who, "POST", "/api/campaigns/care/bulk", {
+        "template": "hello", "recipients": [{"to": p, "variables": ["x"]} for p in phones]})
+    return allowed_by(200 if status == 202 else status, data)
+
+
 Y, N, _ = True, False, None  # _: the principal has no way to ask (an admin token in Slack)
 #                                      admin tok adm sup granted elsewhere plain aud mkt
 ROWS: dict[str, tuple[Action, tuple[bool | None, ...]]] = {
@@ -267,6 +284,11 @@ ROWS: dict[str, tuple[Action, tuple[bool | None, ...]]] = {
         lambda s, w: send_file(s, w, SALES), (_, Y, N, N, Y, N, N, N)),
     "claim a queued conversation of care/front (Slack)": (
         claim, (_, N, Y, Y, Y, Y, N, N)),
+    "active message in care (API)": (
+        lambda s, w: active_message(s, w, "care"), (Y, Y, N, Y, N, N, N, N)),
+    "active message in sales (API)": (
+        lambda s, w: active_message(s, w, "sales"), (Y, Y, N, N, Y, N, N, N)),
+    "bulk active messages (API)": (bulk, (Y, Y, N, N, N, N, N, Y)),
 }
 
 

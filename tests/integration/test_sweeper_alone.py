@@ -31,6 +31,7 @@ from workers.sweeper import sweep_once
 CARE = "+14155238886"
 SHOP = "+14155550100"
 CUSTOMER, OTHER, BUYER = "+525512345678", "+525587654321", "+525511112222"
+NEWBIE, BULK = "+525533334444", ("+525500000001", "+525500000002")
 
 
 class NoEnqueue:
@@ -65,7 +66,10 @@ def workspace(bot_url: tuple[list, str], monkeypatch: pytest.MonkeyPatch) -> Wor
             {"id": "care", "name": "Care", "channel": "whatsapp", "number": CARE, "entry": True,
              "slack_channel": "C0CARE", "departments": [{"id": "front"}],
              "default_department": "front", "canned": {"greet": "¡Hola! ¿En qué te ayudo?"},
-             "typifications": [{"name": "Resolved"}]},
+             "typifications": [{"name": "Resolved"}],
+             "templates": [{"name": "follow_up", "content_sid": "HX" + "a" * 32,
+                            "body": "Hola {{1}}",
+                            "variables": [{"name": "customer", "example": "Lucía"}]}]},
             {"id": "sales", "name": "Sales", "channel": "whatsapp", "number": CARE,
              "slack_channel": "C0SALES", "departments": [{"id": "team"}],
              "default_department": "team", "typifications": [{"name": "Sold"}]},
@@ -76,7 +80,8 @@ def workspace(bot_url: tuple[list, str], monkeypatch: pytest.MonkeyPatch) -> Wor
         ],
         "agents": [
             {"id": "ana", "name": "Ana", "slack_user": "U0ANA", "departments": ["care/front"],
-             "presence": "online", "capacity": 3, "grants": {"care": ["edit_contact"]}},
+             "presence": "online", "capacity": 3,
+             "grants": {"care": ["edit_contact", "active_messages"]}},
             {"id": "bruno", "name": "Bruno", "slack_user": "U0BRUNO",
              "departments": ["care/front"]},
             {"id": "sofia", "name": "Sofía", "slack_user": "U0SOFIA",
@@ -85,6 +90,7 @@ def workspace(bot_url: tuple[list, str], monkeypatch: pytest.MonkeyPatch) -> Wor
              "departments": ["sales/team"], "presence": "online"},
             {"id": "dora", "name": "Dora", "slack_user": "U0DORA", "departments": ["shop/desk"],
              "presence": "online"},
+            {"id": "mia", "name": "Mía", "slack_user": "U0MIA", "roles": ["marketing"]},
         ],
     })
 
@@ -96,7 +102,8 @@ class Desk:
         self.s = system
         self.sweeper_dispatcher = Dispatcher(system.queue.connection, system.settings.rq_queue)
         for token, p in {"admin": Principal("admin", "ops"),
-                         "bot": Principal("bot", "b", campaign="shop")}.items():
+                         "bot": Principal("bot", "b", campaign="shop"),
+                         "mia": Principal("agent", "mia", agent="mia")}.items():
             system.store.add_token(token_hash(token), json.dumps(p.to_json()))
 
     async def settle(self) -> None:
@@ -304,3 +311,34 @@ async def test_the_sweeper_alone_completes_every_action(
     await desk.api("POST", f"/api/conversations/{shop}/close", {"note": "listo"})
     await desk.settle()
     assert "Dora" in desk.card("C0SHOP", second)["text"]
+
+    # An active message (API): a new conversation's card, the template in its thread, the
+    # Content API send, its status reaction.
+    sent = await desk.api("POST", "/api/active-messages",
+                          {"campaign": "care", "to": NEWBIE, "template": "follow_up",
+                           "variables": ["Lucía"], "agent": "ana"})
+    await desk.settle()
+    active_vid = sent["conversation"]
+    assert "sent the template `follow_up`: Hola Lucía" in desk.thread("C0CARE", active_vid)[-1]
+    assert s.twilio.messages[-1]["content_sid"] == "HX" + "a" * 32
+    await s.twilio.send_status(s.twilio.messages[-1]["sid"], "delivered")
+    await desk.settle()
+    shown = s.slack.thread("C0CARE", desk.card("C0CARE", active_vid)["ts"])[-1]
+    assert s.slack.reactions("C0CARE", shown["ts"]) == ["ballot_box_with_check"]
+
+    # The customer sends STOP: the notice in the thread.
+    await desk.customer(6, "STOP", phone=NEWBIE)
+    await desk.settle()
+    assert "they opted out" in desk.thread("C0CARE", active_vid)[-1]
+
+    # A bulk (marketing): every recipient sent, the requester's DM shows the end.
+    before = len(s.twilio.messages)
+    bulk = await desk.api("POST", "/api/campaigns/care/bulk", {
+        "template": "follow_up", "recipients": [{"to": p, "variables": ["x"]}
+                                                for p in (NEWBIE, *BULK)]}, token="mia")
+    await desk.settle()
+    assert sorted(m["to"] for m in s.twilio.messages[before:]) == sorted(
+        f"whatsapp:{p}" for p in BULK)
+    assert any(f"Bulk {bulk['id']}" in d and "2/3" not in d and "3/3" in d
+               for d in desk.dms("U0MIA"))
+

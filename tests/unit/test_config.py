@@ -79,3 +79,35 @@ def test_config_check_command(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "gateway", "config", "check", "nope.yaml"],
                              cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert missing.returncode != 0 and "nope.yaml: cannot read" in missing.stderr
+
+
+TEMPLATE = {"name": "follow_up", "content_sid": "HX" + "a" * 32, "body": "Hola {{1}}",
+            "variables": [{"name": "customer", "example": "Lucía"}]}
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ({"content_sid": None}, "campaigns[0]: templates[0].content_sid: WhatsApp template "
+                            "follow_up needs the Twilio Content API ContentSid"),
+    ({"body": "Hola {{1}}, {{2}}"}, "body: placeholder {{2}} has no variable (missing "
+                                    "variables[1]"),
+    ({"body": "Hola {{name}}"}, "body: unknown placeholder {{name}}"),
+    ({"body": "Hola"}, "variables[0] (customer) is not used in the body"),
+    ({"variables": [{"name": "customer"}]}, "templates[0].variables[0].example: Field required"),
+    ({"content_sid": "123"}, "templates[0].content_sid: String should match pattern"),
+])
+def test_template_problems_name_the_field(template: dict, expected: str) -> None:
+    assert expected in problems(with_campaign(templates=[TEMPLATE | template]))
+
+
+def test_sms_template_needs_a_body_and_templates_render() -> None:
+    sms = {**BASE["campaigns"][0], "channel": "sms", "number": "+15005550006",
+           "templates": [{"name": "t", "variables": [{"name": "x", "example": "1"}]}]}
+    assert "templates[0].body: SMS template t needs a body" in problems(
+        {**BASE, "campaigns": [sms]})
+    ws = parse_config(with_campaign(templates=[TEMPLATE]))
+    tpl = ws.campaigns[0].template("follow_up")
+    assert tpl.render(tpl.values({"customer": "Ana"})) == "Hola Ana"
+    assert tpl.values(["Ana"]) == {"1": "Ana"}
+    with pytest.raises(ValueError, match="missing variable"):
+        tpl.values({})
+    assert ws.campaigns[0].rate == 80.0
