@@ -29,10 +29,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 ## bench: inbound webhook throughput vs a bare aiohttp ceiling (wrk), Redis cost per message,
-## end-to-end latency; the attendance history at 100,000 contacts / 1,000,000 tickets
+## end-to-end latency; bulk active messages against a sender's rate (Twilio fake at 150 ms);
+## the attendance history at 100,000 contacts / 1,000,000 tickets
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m bench
+	$(PY) -m bench.bulk
 	$(PY) -m bench.history
 
 clean:
