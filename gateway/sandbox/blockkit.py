@@ -26,7 +26,9 @@ EMOJI = {"hourglass_flowing_sand": "⏳", "heavy_check_mark": "✔️", "ballot_
          "rotating_light": "🚨", "bust_in_silhouette": "👤", "busts_in_silhouette": "👥",
          "hourglass": "⌛", "white_check_mark": "✅", "large_green_circle": "🟢",
          "large_yellow_circle": "🟡", "white_circle": "⚪", "red_circle": "🔴",
-         "inbox_tray": "📥", "speech_balloon": "💬", "link": "🔗", "mag": "🔍"}
+         "inbox_tray": "📥", "speech_balloon": "💬", "link": "🔗", "mag": "🔍",
+         "alarm_clock": "⏰", "arrow_right": "➡️", "arrows_counterclockwise": "🔄", "bell": "🔔",
+         "house": "🏠", "clipboard": "📋"}
 _EMOJI = re.compile(r":([a-z0-9_+-]+):")
 
 

@@ -29,11 +29,11 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from channels.slack.render import STATUS_EMOJI
 from gateway.sandbox import blockkit
 from gateway.sandbox.blockkit import e
 from gateway.sandbox.fake_slack import FakeSlack
 from gateway.sandbox.fake_twilio import FakeTwilio
-from channels.slack.render import STATUS_EMOJI
 from gateway.services import SERVICES
 from gateway.settings import Settings
 from gateway.simulate import (
