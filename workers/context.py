@@ -36,6 +36,7 @@ class Context:
     public_url: str = ""
     media_secret: bytes = b""  # channels.media.media_key of the Twilio auth token
     sandbox: bool = False
+    redis_url: str = ""  # for the asyncio use cases the worker runs (workers.homes)
 
     def bot_secret(self, campaign: Campaign) -> str:
         """The HMAC secret of a campaign's bot, from the env var its config names."""
@@ -69,6 +70,7 @@ class Context:
             public_url=public_url,
             media_secret=media_key(twilio_token),
             sandbox=sandbox,
+            redis_url=redis_url,
         )
 
 

@@ -16,7 +16,7 @@ import structlog
 from rq import Queue, SimpleWorker
 
 from routing.connection import sync_client
-from workers import metrics
+from workers import homes, metrics
 from workers.context import Context, install
 from workers.jobs import remind_waiting
 from workers.scheduler import Scheduler
@@ -51,7 +51,7 @@ def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
     metrics.serve(metrics_port)
     connection = sync_client(rq_redis_url, socket_timeout=None)  # RQ sets its own
     sweeper = Sweeper(context.store, context.dispatcher, grace=sweeper_grace,
-                      also=lambda: remind_waiting(context))
+                      also=lambda: (remind_waiting(context), homes.refresh(context)))
     scheduler = Scheduler(queue, connection)
     if burst:
         scheduler.tick()  # what is due now, once

@@ -133,6 +133,14 @@ async def test_a_customer_and_an_agent_in_the_console(sandbox_up: SandboxUp,
             await expect(card.locator(".bk-fields")).to_contain_text("closed")
             await expect(card.locator("button[data-action=rd_close]")).to_have_count(0)
             await page.screenshot(path=str(shots / "console-closed.png"))
+
+            # Ana is a supervisor: her App Home starts with the supervisors' view, live.
+            await page.locator(".sidebar a[data-place=home]").click()
+            board = page.locator(".home")
+            await expect(board.locator(".bk-header").first).to_have_text("Supervisors' view")
+            await expect(board).to_contain_text("Bruno Díaz · online · 0/3")
+            await expect(board).to_contain_text("Attendance history")
+            await page.screenshot(path=str(shots / "console-home.png"))
         finally:
             await browser.close()
     assert errors == [], errors

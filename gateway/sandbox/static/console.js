@@ -100,7 +100,20 @@ function openPlace(place) {
   if (place === "home") act({kind: "home"}); else refreshSlack();
 }
 
+function openThread(url) {
+  const thread = url.match(/archives\/([A-Z0-9]+)\/p(\d+)/);
+  if (!thread) return false;
+  state.highlight = thread[2].slice(0, -6) + "." + thread[2].slice(-6);
+  openPlace(thread[1]);
+  return true;
+}
+
 document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (link && openThread(link.href)) {  // a thread's link (the supervisors' view): go there
+    event.preventDefault();
+    return;
+  }
   const place = event.target.closest("[data-place]");
   if (place && place.tagName === "A") {
     event.preventDefault();
@@ -123,13 +136,7 @@ document.addEventListener("click", (event) => {
                        block_id: button.dataset.block, value: button.dataset.value,
                        label: button.textContent}, containerOf(button)));
     const url = button.dataset.url || "";
-    const thread = url.match(/archives\/([A-Z0-9]+)\/p(\d+)/);
-    if (thread) {  // "Open thread": show the channel, the card highlighted
-      state.highlight = thread[2].slice(0, -6) + "." + thread[2].slice(-6);
-      openPlace(thread[1]);
-    } else if (url) {
-      window.open(url, "_blank", "noopener");
-    }
+    if (url && !openThread(url)) window.open(url, "_blank", "noopener");
   }
 });
 
