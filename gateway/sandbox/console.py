@@ -48,6 +48,7 @@ from routing.config import Workspace
 
 STATIC = Path(__file__).with_name("static")
 LOOPBACK = {"127.0.0.1", "::1"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 FORWARDED = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 FORM = "application/x-www-form-urlencoded"
 TICKS = {"queued": ("🕓", "queued"), "accepted": ("🕓", "queued"), "sending": ("🕓", "sending"),
@@ -450,8 +451,17 @@ CONSOLE = web.AppKey("sandbox_console", Console)
 
 
 def loopback_only(request: web.Request) -> None:
-    if request.remote not in LOOPBACK or any(h in request.headers for h in FORWARDED):
+    """From this machine only: a loopback peer, no proxy in between, a loopback ``Host`` (a
+    DNS-rebound name is not), and for a change, JSON from the console's own page (a form
+    another site posts is neither)."""
+    if (request.remote not in LOOPBACK or any(h in request.headers for h in FORWARDED)
+            or request.url.host not in LOOPBACK_HOSTS):
         raise web.HTTPForbidden(reason="the sandbox console answers on loopback only")
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if request.content_type != "application/json" or (
+                origin and origin != f"{request.scheme}://{request.host}"):
+            raise web.HTTPForbidden(reason="only the console's own page may do that")
 
 
 def _console(request: web.Request) -> Console:

@@ -55,6 +55,25 @@ async def test_a_forwarded_request_is_refused(sandbox: str) -> None:
             assert resp.status == 403
 
 
+async def test_changes_come_only_from_the_console_page(sandbox: str) -> None:
+    """Another site open in the same browser cannot drive the console, nor can a name that
+    resolves to 127.0.0.1 (DNS rebinding)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sandbox + "/sandbox/console/customer",
+                             data='{"text": "hi", "campaign": "support-wa"}',
+                             headers={"Content-Type": "text/plain"}) as resp:
+            assert resp.status == 403
+        async with http.post(sandbox + "/sandbox/console/act", json={"kind": "home"},
+                             headers={"Origin": "https://evil.example"}) as resp:
+            assert resp.status == 403
+        async with http.get(sandbox + "/sandbox",
+                            headers={"Host": "rebound.example:8080"}) as resp:
+            assert resp.status == 403
+        async with http.post(sandbox + "/sandbox/console/act", json={"kind": "nothing"},
+                             headers={"Origin": sandbox}) as resp:
+            assert resp.status == 400  # past the guard: an unknown kind
+
+
 async def test_no_console_with_real_credentials(system: System) -> None:
     async with system.http.get(system.base + "/sandbox") as resp:
         assert resp.status == 404
