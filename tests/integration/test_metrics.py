@@ -3,7 +3,11 @@ read from Redis at scrape time (queues, agents, work marks, RQ)."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import aiohttp
+import yaml
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,6 +15,7 @@ from gateway.app import create_app
 from gateway.redis_launcher import EmbeddedRedis, free_port
 from gateway.settings import Settings
 from routing.config import Workspace
+from tests.conftest import ROOT
 from tests.integration.conftest import System
 from tests.signing import sms_form, thread_reply_event, whatsapp_form
 
@@ -108,3 +113,21 @@ async def test_metrics_on_the_admin_port(redis_server: EmbeddedRedis, namespace:
                 assert resp.status == 200
     finally:
         await server.close()
+
+
+async def test_the_examples_use_only_metrics_that_exist(system: System) -> None:
+    """The Grafana dashboard and the alert rules in examples/monitoring/ name real metrics."""
+    async with system.http.get(system.base + "/metrics") as resp:
+        text = await resp.text()
+    exposed = set(re.findall(r"^# HELP (relaydesk_\w+)", text, re.M))
+    folder = ROOT / "examples" / "monitoring"
+    dashboard = json.loads((folder / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = yaml.safe_load((folder / "alerts.yml").read_text())
+    exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    used = {n for e in exprs for n in re.findall(r"relaydesk_\w+", e)}
+    assert len(used) > 10
+    unknown = {n for n in used if n not in exposed
+               and not (n.endswith(("_bucket", "_count", "_sum"))
+                        and n.rsplit("_", 1)[0] in exposed)}
+    assert not unknown, unknown
