@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench simulate clean
+.PHONY: run test lint bench simulate clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,19 @@ run: $(STAMP)
 simulate: $(STAMP)
 	$(PY) -m gateway simulate
 
+## browser: Debian's Chromium for the console's browser test, installed only when missing
+## (needs root and Debian's registry; otherwise the browser test is skipped and says why)
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-noto-color-emoji >/dev/null) \
+	  || echo "chromium could not be installed: the browser test will be skipped"; \
+	fi
+
 ## test: the whole suite (starts its own Redis server and local Twilio/Slack fakes)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
         twilio_overrides=s.twilio_connection_overrides,
     )
     print(f"relaydesk worker on queue {s.rq_queue}", file=sys.stderr, flush=True)
-    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst, sweeper_grace=s.sweeper_grace)
+    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst, sweeper_grace=s.sweeper_grace,
+        metrics_port=s.worker_metrics_port)
 
 
 def cmd_up(_: argparse.Namespace) -> None:
@@ -71,6 +73,11 @@ def cmd_up(_: argparse.Namespace) -> None:
                                appendfsync=os.environ.get("REDIS_APPENDFSYNC", "everysec")).start()
         print(f"embedded redis on {settings.redis_url} (data in {data})", file=sys.stderr)
     env["REDIS_URL"] = settings.redis_url  # what every other command derives, made explicit
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # web and worker counters, summed at /metrics
+        metrics_dir = Path(settings.relaydesk_var) / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # a new run starts its counters at 0
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     processes = {name: [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
                  for name, argv in read_procfile("Procfile").items()}
     try:

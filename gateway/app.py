@@ -9,7 +9,7 @@ import redis
 import structlog
 from aiohttp import web
 
-from gateway import api, media_routes, slack_routes, twilio_routes
+from gateway import api, media_routes, metrics, slack_routes, twilio_routes
 from gateway.redis_fast import PipelinedRedis
 from gateway.services import SERVICES, Services, error, unavailable
 from gateway.settings import Settings
@@ -132,6 +132,7 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
     app.on_startup.append(start)
     app.on_cleanup.append(close)
     app.router.add_get("/healthz", health)
+    metrics.setup(app, services, health)
     twilio_routes.setup(app)
     api.setup(app)
     media_routes.setup(app)

@@ -11,6 +11,7 @@ import redis
 import structlog
 from aiohttp import web
 
+from gateway import metrics
 from gateway.settings import Settings
 from routing.actions import Ctx
 from routing.config import Workspace
@@ -41,6 +42,7 @@ class Services:
     def done(self, result: R) -> R:
         """A use case's result: enqueue the jobs its script marked, and hand it back."""
         self.dispatch(*result.jobs)
+        metrics.observe_result(result)
         return result
 
     def dispatch(self, *members: str) -> None:

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     slack_signing_secret: str = ""
     slack_api_base: str = "https://slack.com/api/"
 
+    admin_port: int = Field(0, description="serve /metrics and /healthz on this port "
+                            "instead (0: /metrics on the web port)")
+    admin_host: str = Field("", description="where the admin port listens (default: HOST)")
+    worker_metrics_port: int = Field(0, description="a worker serves its own /metrics here "
+                                     "(without PROMETHEUS_MULTIPROC_DIR)")
+
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
     log_bodies: bool = False

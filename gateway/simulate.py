@@ -74,6 +74,50 @@ def say(side: str, text: str) -> None:
     print(f"{side:<22} {text}", flush=True)
 
 
+def customer_address(channel: str, phone: str) -> str:
+    """How Twilio addresses a customer on a channel."""
+    return f"whatsapp:{phone}" if channel == "whatsapp" else phone
+
+
+def customer_form(campaign: Campaign, phone: str, name: str, text: str) -> dict[str, str]:
+    """The form Twilio posts for a customer's message to a campaign's number."""
+    sid = "SM" + secrets.token_hex(16)
+    form = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": SANDBOX_TWILIO_SID,
+            "From": customer_address(campaign.channel, phone), "To": campaign.address,
+            "Body": text, "NumMedia": "0", "ApiVersion": "2010-04-01"}
+    if campaign.channel == "whatsapp":
+        form |= {"ProfileName": name, "WaId": phone.lstrip("+")}
+    return form
+
+
+def twilio_headers(url: str, form: dict[str, str]) -> dict[str, str]:
+    """Signed as Twilio signs a webhook to ``url`` (the public URL the gateway checks)."""
+    return {"X-Twilio-Signature": RequestValidator(SANDBOX_TWILIO_TOKEN).compute_signature(
+        url, form), "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def thread_event(channel: str, user: str, text: str, ts: str, thread_ts: str
+                 ) -> dict[str, Any]:
+    """The Events API callback for a person's reply in a thread."""
+    return event_callback({"type": "message", "channel": channel, "user": user, "text": text,
+                           "ts": ts, "thread_ts": thread_ts, "channel_type": "channel",
+                           "event_ts": ts})
+
+
+def event_callback(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event_callback", "team_id": "T0001", "api_app_id": "A0SANDBOX",
+            "event_id": "Ev" + secrets.token_hex(8), "event_time": int(time.time()),
+            "event": event}
+
+
+def slack_headers(body: str, content_type: str = "application/json") -> dict[str, str]:
+    """Signed as Slack signs a request (Events API, interactivity, slash commands)."""
+    stamp = str(int(time.time()))
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": SignatureVerifier(SANDBOX_SLACK_SECRET).generate_signature(
+                timestamp=stamp, body=body)}
+
+
 class Simulator:
     def __init__(self, http: aiohttp.ClientSession, url: str, public_url: str,
                  campaign: Campaign, phone: str, name: str, agent: str, timeout: float) -> None:
@@ -89,21 +133,13 @@ class Simulator:
 
     @property
     def customer(self) -> str:
-        return f"whatsapp:{self.phone}" if self.campaign.channel == "whatsapp" else self.phone
+        return customer_address(self.campaign.channel, self.phone)
 
     async def customer_writes(self, text: str) -> bool:
-        sid = "SM" + secrets.token_hex(16)
-        form = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": SANDBOX_TWILIO_SID,
-                "From": self.customer, "To": self.campaign.address, "Body": text,
-                "NumMedia": "0", "ApiVersion": "2010-04-01"}
-        if self.campaign.channel == "whatsapp":
-            form |= {"ProfileName": self.name, "WaId": self.phone.lstrip("+")}
-        signature = RequestValidator(SANDBOX_TWILIO_TOKEN).compute_signature(
-            self.public_url + "/twilio/messages", form)
+        form = customer_form(self.campaign, self.phone, self.name, text)
         async with self.http.post(
             self.url + "/twilio/messages", data=urlencode(form),
-            headers={"X-Twilio-Signature": signature,
-                     "Content-Type": "application/x-www-form-urlencoded"},
+            headers=twilio_headers(self.public_url + "/twilio/messages", form),
         ) as resp:
             say(f"customer -> {self.campaign.channel}", f"{text!r} (gateway answered "
                 f"{resp.status})")
@@ -117,17 +153,10 @@ class Simulator:
             return False
         self.refusal = ""
         ts = self.agent_ts = f"{time.time():.6f}"
-        body = json.dumps({
-            "type": "event_callback", "team_id": "T0001", "api_app_id": "A0SANDBOX",
-            "event_id": "Ev" + secrets.token_hex(8), "event_time": int(time.time()),
-            "event": {"type": "message", "channel": self.campaign.slack_channel,
-                      "user": self.agent, "text": text, "ts": ts, "thread_ts": self.thread_ts},
-        })
-        stamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": SignatureVerifier(SANDBOX_SLACK_SECRET)
-                   .generate_signature(timestamp=stamp, body=body)}
-        async with self.http.post(self.url + "/slack/events", data=body, headers=headers) as r:
+        body = json.dumps(thread_event(self.campaign.slack_channel, self.agent, text, ts,
+                                       self.thread_ts))
+        async with self.http.post(self.url + "/slack/events", data=body,
+                                  headers=slack_headers(body)) as r:
             say(f"agent {self.agent} -> slack", f"{text!r} (gateway answered {r.status})")
         return r.status == 200
 

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.slack import home, modals, render
+from channels.slack import app_home, home, modals, render
 from gateway.services import Services
 from routing import actions
 from routing.actions import active
@@ -338,6 +338,7 @@ class Desk:
             view = home.history_home(data, wanted["q"], wanted["sort"])
         except ActionError as exc:
             view = home.history_home(None, refusal=render.field_error(exc))
+        view = home.with_board(await app_home.board_blocks(self.svc.ctx, slack_user), view)
         await client.views_publish(user_id=slack_user, view=view)
 
     async def history_view(self, client: AsyncWebClient, action: str, slack_user: str,

@@ -48,6 +48,7 @@ class Inbound(Result):
     opened: bool = False
     assignee: str = ""
     status: str = ""  # the conversation's status after this message ('bot' when the bot holds it)
+    rule: str = ""  # the routing rule that placed a conversation this message opened
 
 
 @dataclass(frozen=True)

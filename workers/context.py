@@ -19,6 +19,7 @@ from routing.config import Campaign, Workspace
 from routing.connection import sync_client
 from routing.store import Store
 from workers.dispatch import Dispatcher
+from workers.metrics import MeteredWebClient
 
 SANDBOX_BOT_SECRET = "sandbox-bot-secret"  # used in sandbox mode when the env var is unset
 
@@ -35,6 +36,7 @@ class Context:
     public_url: str = ""
     media_secret: bytes = b""  # channels.media.media_key of the Twilio auth token
     sandbox: bool = False
+    redis_url: str = ""  # for the asyncio use cases the worker runs (workers.homes)
 
     def bot_secret(self, campaign: Campaign) -> str:
         """The HMAC secret of a campaign's bot, from the env var its config names."""
@@ -54,7 +56,7 @@ class Context:
               sandbox: bool = False, twilio_overrides: str = "") -> Context:
         """``twilio_overrides``: Twilio connection overrides for our status callbacks (the
         URL fragment, e.g. ``rc=5&rp=all``), so Twilio retries them through an outage."""
-        slack = WebClient(token=slack_token, base_url=slack_api_base, timeout=10)
+        slack = MeteredWebClient(token=slack_token, base_url=slack_api_base, timeout=10)
         slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
         return cls(
             workspace=workspace,
@@ -68,6 +70,7 @@ class Context:
             public_url=public_url,
             media_secret=media_key(twilio_token),
             sandbox=sandbox,
+            redis_url=redis_url,
         )
 
 

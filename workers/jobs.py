@@ -25,6 +25,7 @@ from channels.slack import render
 from channels.twilio.send import PermanentSendError, reason, send_message
 from routing.store import NOTICE
 from routing.types import Conversation, Message, Work
+from workers import metrics
 from workers.context import Context, current
 from workers.pace import pace_reply
 
@@ -256,11 +257,16 @@ def send_to_twilio(ctx: Context, vid: str) -> None:
                 status_callback=ctx.status_callback_url, content_sid=msg.content_sid,
                 content_variables=msg.content_variables,
             )
+            metrics.sent("twilio", "sent")
             recorded = ctx.store.sent(msg.id, vid, sid, status)
             log.info("twilio.sent", conversation=vid, message=msg.id, sid=sid)
         except PermanentSendError as exc:
+            metrics.sent("twilio", "failed")
             recorded = ctx.store.sent(msg.id, vid, "", "failed", exc.code, exc.reason)
             log.warning("twilio.failed", conversation=vid, message=msg.id, code=exc.code)
+        except Exception:  # transient: RQ retries the job
+            metrics.sent("twilio", "retried")
+            raise
         ctx.dispatcher.enqueue(*recorded.jobs)
 
 

@@ -16,6 +16,7 @@ import structlog
 from rq import Queue, SimpleWorker
 
 from routing.connection import sync_client
+from workers import homes, metrics
 from workers.context import Context, install
 from workers.jobs import remind_waiting
 from workers.scheduler import Scheduler
@@ -45,11 +46,12 @@ def wait_for_redis(connection: redis.Redis, every: float = 0.5) -> None:
 
 
 def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
-        burst: bool = False, sweeper_grace: float = 30.0) -> None:
+        burst: bool = False, sweeper_grace: float = 30.0, metrics_port: int = 0) -> None:
     install(context)
+    metrics.serve(metrics_port)
     connection = sync_client(rq_redis_url, socket_timeout=None)  # RQ sets its own
     sweeper = Sweeper(context.store, context.dispatcher, grace=sweeper_grace,
-                      also=lambda: remind_waiting(context))
+                      also=lambda: (remind_waiting(context), homes.refresh(context)))
     scheduler = Scheduler(queue, connection)
     if burst:
         scheduler.tick()  # what is due now, once

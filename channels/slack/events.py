@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.slack.modals import message_modal
 from channels.slack.render import refusal, refusal_extras
 from routing.results import Replied
 from routing.types import AgentReply, Media
@@ -98,13 +99,21 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
     async def card_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         action = body["actions"][0]
+        # A button inside a modal stacks its modal on top; the Home tab is a view too, but
+        # not one a modal can be pushed onto.
+        in_modal = (body.get("view") or {}).get("type") == "modal"
         refusal = await desk.open(client, action["action_id"], body["user"]["id"],
-                                  action["value"], body["trigger_id"], from_modal="view" in body)
-        channel = ((body.get("channel") or {}).get("id")
-                   or body.get("container", {}).get("channel_id"))
-        if refusal and channel:
-            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"],
-                                            text=refusal)
+                                  action["value"], body["trigger_id"], from_modal=in_modal)
+        if refusal:
+            channel = ((body.get("channel") or {}).get("id")
+                       or (body.get("container") or {}).get("channel_id"))
+            if channel:
+                await client.chat_postEphemeral(channel=channel, user=body["user"]["id"],
+                                                text=refusal)
+            else:  # a button of a view (the supervisors' Home, a modal): say it in a modal
+                show = client.views_push if in_modal else client.views_open
+                await show(trigger_id=body["trigger_id"],
+                           view=message_modal("Not possible", refusal))
 
     @app.event("app_home_opened")
     async def home_opened(body: dict[str, Any], client: AsyncWebClient) -> None:

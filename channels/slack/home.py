@@ -147,3 +147,80 @@ def ticket_modal(data: dict[str, Any], name_of: Callable[[str], str]) -> dict[st
             "private_metadata": t["id"],
             "blocks": [_section(facts), {"type": "header", "text": _text("Messages")},
                        _section("\n".join(lines) or "No messages.")]}
+
+
+# -- the supervisors' view (issue 12), above the history for supervisors and admins -------
+
+PRESENCE = {"online": ":large_green_circle:", "away": ":large_yellow_circle:",
+            "offline": ":white_circle:"}
+CHANNELS = {"whatsapp": "WhatsApp", "sms": "SMS"}
+#: The board stays within this many blocks, leaving the rest of the view's 100 to the history.
+BOARD_BLOCKS = 45
+
+
+def _ago(stamp: float | None) -> str:
+    """A time Slack shows relative to now ("5 minutes ago"), so the view need not be
+    republished as the minutes pass."""
+    if not stamp:
+        return "—"
+    fallback = time.strftime("%H:%M UTC", time.gmtime(stamp))
+    return f"<!date^{int(stamp)}^{{ago}}|since {fallback}>"
+
+
+def thread_link(channel: str, ts: str) -> str:
+    """A link that opens a conversation's thread in Slack."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def _conversation(c: dict[str, Any], name_of: Callable[[str], str], waiting: bool) -> dict:
+    who = escape(c["contact"] or c["id"])
+    channel, ts = c["thread"]
+    link = f" · <{thread_link(channel, ts)}|open thread>" if channel and ts else ""
+    tags = [CHANNELS.get(c["channel"], c["channel"]), escape(c["campaign"])]
+    if c.get("escalation"):
+        tags.append(f":rotating_light: {escape(c['escalation'])}")
+    state = (f"waiting {_ago(c.get('since'))}" if waiting else
+             f"with {escape(name_of(c['assignee']))}" if c.get("assignee") else
+             escape(c["status"]))
+    return _section(f"*{who}* · {c['id']} · {' · '.join(tags)}\n{state}{link}",
+                    _button("rd_assign", "Assign", c["id"], primary=waiting))
+
+
+def supervisor_board(data: dict[str, Any], name_of: Callable[[str], str]) -> list[dict]:
+    """Each department's queue (waiting, oldest wait, escalated), the agents (presence,
+    load/capacity), unassigned and escalated conversations, each with Assign and a link to its
+    thread. The Assign button opens the card's own Assign modal."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _text("Supervisors' view")},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text":
+            "Live: republished when a queue, an agent or an escalation changes."}]},
+    ]
+    for q in data["queues"]:
+        oldest = f"oldest {_ago(q['oldest'])}" if q["oldest"] else "nobody waiting"
+        escalated = f" · :rotating_light: {q['escalated']} escalated" if q["escalated"] else ""
+        blocks.append(_section(f"*{escape(q['department'])}* · {q['waiting']} waiting · "
+                               f"{oldest}{escalated}"))
+        blocks += [_conversation(c, name_of, True) for c in q["first"]]
+    lines = [f"{PRESENCE.get(a['presence'], '')} *{escape(name_of(a['id']))}* · "
+             f"{a['presence']} · {a['load']}/{a['capacity']}" for a in data["agents"]]
+    blocks += [{"type": "divider"}, {"type": "header", "text": _text("Agents")},
+               _section("\n".join(lines) or "No agents configured.")]
+    waiting = [u for u in data["unassigned"] if u["waiting"]]
+    blocks += [{"type": "divider"}, {"type": "header", "text": _text("Unassigned")}]
+    if not waiting:
+        blocks.append(_section("No unassigned conversations."))
+    for u in waiting:
+        blocks.append(_section(f"*{escape(u['campaign'])}* · {u['waiting']} unassigned"))
+        blocks += [_conversation(c, name_of, True) for c in u["first"]]
+    blocks += [{"type": "divider"}, {"type": "header", "text": _text("Escalated")}]
+    blocks += [_conversation(c, name_of, False) for c in data["escalated"]] or [
+        _section("No open escalations.")]
+    blocks.append({"type": "divider"})
+    return blocks[:BOARD_BLOCKS]
+
+
+def with_board(board: list[dict[str, Any]], view: dict[str, Any]) -> dict[str, Any]:
+    """The supervisors' view above the agent's own Home, within Slack's 100 blocks."""
+    if not board:
+        return view
+    return view | {"blocks": [*board, *view["blocks"]][:100]}

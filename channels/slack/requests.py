@@ -154,8 +154,10 @@ def problem(body: dict[str, Any]) -> str | None:
                 return f"{action['action_id']}: missing trigger_id"
             channel, container = body.get("channel"), body.get("container")
             if not ((_obj(channel) and _str(channel.get("id"))) or
-                    (_obj(container) and _str(container.get("channel_id")))):
-                return f"{action['action_id']}: no channel or container.channel_id"
+                    (_obj(container) and (_str(container.get("channel_id")) or (
+                        container.get("type") == "view"  # the supervisors' App Home
+                        and _str(container.get("view_id")))))):
+                return f"{action['action_id']}: no channel, container.channel_id or view"
         if action["action_id"] == "agent":
             view = body.get("view")
             if not (_obj(view) and _str(view.get("id"))):

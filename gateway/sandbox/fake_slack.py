@@ -64,6 +64,7 @@ class FakeSlack:
         self.add_user(bot_user_id, "relaydesk", "RelayDesk", is_bot=True)
         self._reactions: dict[tuple[str, str], list[str]] = {}
         self._home_views: dict[str, str] = {}  # user id -> view id of their App Home
+        self.opened: dict[str, tuple[str, str]] = {}  # trigger id -> (views.open|push, view id)
         self._failures: defaultdict[str, deque[tuple[str, int]]] = defaultdict(deque)
         self._last_ts_us = 0
         self.files: dict[str, tuple[str, bytes]] = {}  # name -> (content type, bytes)
@@ -78,7 +79,7 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
-            "views.push": self._views_open,
+            "views.push": self._views_push,
             "users.info": self._users_info,
             "conversations.history": lambda p: self._read(p, thread=False),
             "conversations.replies": lambda p: self._read(p, thread=True),
@@ -131,6 +132,25 @@ class FakeSlack:
             for (chan, ts), msg in self.messages.items()
             if chan == channel and msg.get("thread_ts") == thread_ts and ts != thread_ts
         ]
+
+    def add_user_message(self, channel: str, user: str, text: str, thread_ts: str = "") -> str:
+        """A person's message (the sandbox console writes as an agent); returns its ts."""
+        ts = self._next_ts()
+        self.messages[(channel, ts)] = {
+            "type": "message", "channel": channel, "ts": ts, "thread_ts": thread_ts or None,
+            "text": text, "blocks": None, "attachments": None, "user": user,
+            "team": self.team_id, "reactions": self._reactions.setdefault((channel, ts), []),
+        }
+        return ts
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The App Home last published for a user."""
+        view_id = self._home_views.get(user)
+        return self.views.get(view_id) if view_id else None
+
+    def show_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        """Store a view a response_action (update, push) shows; returns it with its id."""
+        return self._store_view({"view": view}, view_id)["view"]
 
     def reactions(self, channel: str, ts: str) -> list[str]:
         """Reaction names on any message, including ones this fake did not post."""
@@ -345,8 +365,14 @@ class FakeSlack:
         self.views[view_id] = stored
         return {"view": stored}
 
-    def _views_open(self, params: Params) -> Params:
-        return self._store_view(params)
+    def _views_open(self, params: Params, method: str = "views.open") -> Params:
+        result = self._store_view(params)
+        if params.get("trigger_id"):
+            self.opened[str(params["trigger_id"])] = (method, result["view"]["id"])
+        return result
+
+    def _views_push(self, params: Params) -> Params:
+        return self._views_open(params, "views.push")
 
     def _views_update(self, params: Params) -> Params:
         view_id = params.get("view_id")

@@ -82,4 +82,5 @@ if not opened and status == 'assigned' and assignee ~= '' and
   mark('away', mid)
 end
 return reply('stored', {message = mid, conversation = vid, opened = opened, assignee = assignee,
-                        status = status})
+                        status = status,
+                        rule = opened and redis.call('HGET', K.conv(vid), 'rule') or nil})

@@ -9,6 +9,7 @@ import time
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.sandbox.fake_slack import FakeSlack
 from tests.e2e.conftest import SandboxUp, Stack
@@ -127,3 +128,20 @@ async def test_other_commands_find_the_redis_up_started(sandbox_up: SandboxUp) -
             headers={"Authorization": f"Bearer {made.stdout.strip()}"}) as resp:
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["id"] == "ana"
+
+
+async def test_metrics_sum_the_web_and_worker_processes(sandbox_up: SandboxUp) -> None:
+    """`up` gives web and worker one PROMETHEUS_MULTIPROC_DIR: the web's /metrics shows the
+    worker's sends next to its own webhooks."""
+    sim = await asyncio.to_thread(sandbox_up.run, "simulate", "--phone", "+525500000021",
+                                  "--say", "Hola", "--reply", "Hola, soy Ana")
+    assert sim.returncode == 0, sim.stdout + sim.stderr
+    async with aiohttp.ClientSession() as http, http.get(sandbox_up.base + "/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+             for f in text_string_to_metric_families(text) for s in f.samples}
+    assert found[("relaydesk_sends_total", (("outcome", "sent"), ("provider", "twilio")))] >= 1
+    assert found[("relaydesk_webhooks_total", (("channel", "whatsapp"), ("result", "ok"),
+                                               ("webhook", "message")))] >= 1
+    assert (sandbox_up.var / "metrics").is_dir()
