@@ -127,3 +127,7 @@ class Keys:
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
+
+    def pace(self, resource: str) -> str:
+        """A token bucket (routing.pacing): ``slack:<channel>``, ``slack:workspace``."""
+        return f"{self.prefix}pace:{resource}"

@@ -43,6 +43,7 @@ class Work(StrEnum):
     AWAY = "away"  # DM the away assignee: their customer wrote (m id)
     REMIND = "remind"  # DM the assignee: their customer has waited too long
     ESCALATION = "escalation"  # tell the supervisors' channel
+    PROBLEM = "problem"  # tell supervisors an entry could not be shown in Slack (<conv>/<event>)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import redis
 import requests
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from twilio.rest import Client
 
 from channels.twilio.client import make_client
@@ -20,6 +19,25 @@ from routing.store import Store
 from workers.dispatch import Dispatcher
 
 SANDBOX_BOT_SECRET = "sandbox-bot-secret"  # used in sandbox mode when the env var is unset
+
+
+@dataclass(frozen=True)
+class SlackPacing:
+    """How fast workers post to Slack (chat.postMessage), shared by all of them through token
+    buckets in Redis (routing.pacing): Slack allows about one message per second per channel
+    with short bursts, and a few hundred per minute per workspace. Environment:
+    ``SLACK_CHANNEL_RATE``, ``SLACK_CHANNEL_BURST``, ``SLACK_WORKSPACE_PER_MINUTE``."""
+
+    channel_rate: float = 1.0
+    channel_burst: int = 3
+    workspace_per_minute: int = 300
+
+    @classmethod
+    def from_env(cls) -> SlackPacing:
+        env = os.environ
+        return cls(float(env.get("SLACK_CHANNEL_RATE", cls.channel_rate)),
+                   int(env.get("SLACK_CHANNEL_BURST", cls.channel_burst)),
+                   int(env.get("SLACK_WORKSPACE_PER_MINUTE", cls.workspace_per_minute)))
 
 
 @dataclass
@@ -34,6 +52,7 @@ class Context:
     public_url: str = ""
     media_secret: str = ""
     sandbox: bool = False
+    slack_pacing: SlackPacing = SlackPacing()
 
     def bot_secret(self, campaign: Campaign) -> str:
         """The HMAC secret of a campaign's bot, from the env var its config names."""
@@ -50,9 +69,10 @@ class Context:
     def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
               queue: str, twilio_sid: str, twilio_token: str, twilio_api_base: str,
               slack_token: str, slack_api_base: str, public_url: str,
-              sandbox: bool = False) -> Context:
+              sandbox: bool = False, slack_pacing: SlackPacing | None = None) -> Context:
+        # No retry handler for 429s: the SDK's would sleep inside the worker. Jobs pace their
+        # posts and reschedule themselves when Slack (or the pacing) says wait.
         slack = WebClient(token=slack_token, base_url=slack_api_base, timeout=10)
-        slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
         return cls(
             workspace=workspace,
             store=Store(redis.Redis.from_url(redis_url, decode_responses=True), namespace),
@@ -64,6 +84,7 @@ class Context:
             public_url=public_url,
             media_secret=twilio_token,
             sandbox=sandbox,
+            slack_pacing=slack_pacing or SlackPacing.from_env(),
         )
 
 

@@ -8,6 +8,8 @@ nothing is doubled.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 from rq import Queue, Retry
 
@@ -27,6 +29,7 @@ JOBS = {
     Work.AWAY: "workers.jobs.alert_away",
     Work.REMIND: "workers.jobs.remind_agent",
     Work.ESCALATION: "workers.jobs.notify_supervisors",
+    Work.PROBLEM: "workers.jobs.report_problem",
 }
 
 
@@ -45,3 +48,10 @@ class Dispatcher:
             )
             for kind, _, ident in (m.partition(":") for m in members)
         ])
+
+    def later(self, seconds: float, member: str) -> None:
+        """Enqueue the job for a mark after ``seconds`` (a throttled job, instead of sleeping;
+        RQ's scheduler, which runs in the worker, moves it to the queue when due)."""
+        kind, _, ident = member.partition(":")
+        self.queue.enqueue_in(timedelta(seconds=seconds), JOBS[Work(kind)], ident, retry=RETRY,
+                              result_ttl=0, failure_ttl=86400)

@@ -5,6 +5,12 @@ done (``settles``). Outboxes are per conversation and drained under a per-conver
 messages leave in the order they were written even with several workers. A transient failure
 raises, leaving the work where it was; RQ retries the job with backoff, and the sweeper
 re-enqueues a mark whose job was lost.
+
+Slack posts are paced (routing.pacing: a token bucket per channel and one for the workspace,
+shared by every worker). When the bucket or Slack itself (429) says wait, the job raises
+``Throttled`` before posting and is enqueued again for later: a worker never sleeps on Slack,
+so a throttled channel delays nothing else. A permanent Slack error parks the entry as failed
+and tells supervisors (``report_problem``); the outbox goes on.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from channels.bot import webhook
 from channels.media import media_url
 from channels.slack import render
 from channels.twilio.send import PermanentSendError, reason, send_message
+from routing import pacing
 from routing.store import NOTICE
 from routing.types import Conversation, Message, Work
 from workers.context import Context, current
@@ -30,6 +37,46 @@ log = structlog.get_logger("workers")
 
 class Busy(Exception):
     """Another worker holds the conversation's lock for too long; retry later."""
+
+
+class Throttled(Exception):
+    """Slack's posting rate (our pacing, or Slack's 429) says: not before ``wait`` seconds.
+    Raised before anything was posted; the job is enqueued again for then."""
+
+    def __init__(self, wait: float, channel: str = "") -> None:
+        super().__init__(f"throttled for {wait:.2f}s ({channel})")
+        self.wait, self.channel = wait, channel
+
+
+#: Slack errors that no retry will fix: the entry is parked as failed, not retried forever.
+PERMANENT_SLACK = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text",
+                   "channel_not_found", "not_in_channel", "is_archived", "invalid_arguments",
+                   "too_many_attachments", "restricted_action", "cannot_reply_to_message",
+                   "message_not_found", "thread_not_found", "msg_blocks_too_long"}
+
+
+def _slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", ""))
+
+
+def _post(ctx: Context, channel: str, **message: object) -> dict:
+    """chat.postMessage within Slack's posting rates: a token from the channel's bucket and
+    the workspace's (shared by all workers), else ``Throttled``; Slack's own 429 too."""
+    p, store = ctx.slack_pacing, ctx.store
+    wait = pacing.take(store.redis, store.keys.pace(f"slack:{channel}"), p.channel_rate,
+                       p.channel_burst)
+    if not wait:
+        wait = pacing.take(store.redis, store.keys.pace("slack:workspace"),
+                           p.workspace_per_minute / 60, max(1, p.workspace_per_minute // 10))
+    if wait:
+        raise Throttled(float(wait), channel)
+    try:
+        return ctx.slack.chat_postMessage(channel=channel, **message)
+    except SlackApiError as exc:
+        if exc.response.status_code == 429:
+            retry_after = exc.response.headers.get("Retry-After", "1")
+            raise Throttled(float(retry_after), channel) from exc
+        raise
 
 
 @contextmanager
@@ -55,11 +102,26 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
         @functools.wraps(work)
         def job(ident: str) -> None:
             ctx = current()
+            member = f"{kind}:{ident}"
             while True:
                 started = time.time()
-                with locked(ctx, f"{lock or kind}:{ident}"):
-                    work(ctx, ident)
-                if ctx.store.settle(f"{kind}:{ident}", started) or once:
+                try:
+                    with locked(ctx, f"{lock or kind}:{ident}"):
+                        work(ctx, ident)
+                except Throttled as exc:
+                    # Not slept on: the job comes back when Slack takes posts again. The mark
+                    # stays (touched, so the sweeper waits its grace from now).
+                    ctx.store.redis.zadd(ctx.store.keys.pending, {member: time.time()}, xx=True)
+                    ctx.dispatcher.later(exc.wait, member)
+                    log.info("slack.throttled", work=member, channel=exc.channel,
+                             wait=round(exc.wait, 3))
+                    return
+                except SlackApiError as exc:
+                    if _slack_error(exc) not in PERMANENT_SLACK:
+                        raise
+                    # Nothing will change Slack's mind: settle rather than retry forever.
+                    log.warning("slack.refused", work=member, error=_slack_error(exc))
+                if ctx.store.settle(member, started) or once:
                     return
 
         return job
@@ -131,51 +193,126 @@ def _thread_context(ctx: Context, conv: Conversation) -> str | None:
 
 
 def _slack_channel(ctx: Context, conv: Conversation) -> str:
+    """Where a new conversation's thread goes: its department's channel, or its campaign's."""
     campaign = ctx.workspace.campaign(conv.campaign)
     if campaign is None:
         raise LookupError(f"conversation {conv.id}: campaign {conv.campaign!r} is not configured")
-    return campaign.slack_channel
+    return campaign.channel_for(conv.department)
 
 
 def _post_card(ctx: Context, conv: Conversation) -> None:
-    """A conversation's first card, with what its new thread needs to know first."""
+    """A conversation's first card; what its new thread needs to know first (history, the
+    transfer) is posted next, as its own paced post."""
     started = time.time()
-    posted = ctx.slack.chat_postMessage(channel=_slack_channel(ctx, conv), **_card(ctx, conv))
+    posted = _post(ctx, _slack_channel(ctx, conv), **_card(ctx, conv))
     conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
-    ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts)
+    ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts, context=True)
+    conv.extra["slack_context"] = "due"
     ctx.store.settle(f"{Work.CARD}:{conv.id}", started)  # posted with the current state
     log.info("slack.card_posted", conversation=conv.id, ts=conv.slack_ts)
+
+
+def _post_context(ctx: Context, conv: Conversation) -> None:
     if context := _thread_context(ctx, conv):
-        ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
-                                   text=context)
+        _post(ctx, conv.slack_channel, thread_ts=conv.slack_ts, text=context[:render.MAX_TEXT])
+    ctx.store.thread_context_posted(conv.id)
+    conv.extra.pop("slack_context", None)
 
 
-def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
-    """Post one entry of the Slack outbox: a message, or a notice of what someone did."""
-    if entry.startswith(NOTICE):
+#: Entries read ahead from the outbox to coalesce a backlog of customer messages.
+BATCH = 20
+
+
+def _batch(ctx: Context, vid: str) -> list[tuple[str, Message | None]]:
+    """The next entries to post as one reply: the head, and while it is a customer message,
+    the customer messages right after it that fit in one Slack message with it."""
+    out: list[tuple[str, Message | None]] = []
+    blocks = chars = 0
+    for entry in ctx.store.outbox_entries(vid, Work.SLACK, BATCH):
+        msg = None if entry.startswith(NOTICE) else _message(ctx, entry)
+        if msg is None or msg.direction != "in":
+            return out or [(entry, msg)]
+        more_blocks, more_chars = render.blocks_needed(msg.body, msg.media)
+        if out and (blocks + more_blocks > render.MAX_BLOCKS
+                    or chars + more_chars + 1 > render.MAX_TEXT):
+            break
+        blocks, chars = blocks + more_blocks, chars + more_chars + 1
+        out.append((entry, msg))
+    return out
+
+
+def _post_batch(ctx: Context, conv: Conversation, batch: list[tuple[str, Message | None]]
+                ) -> dict:
+    """Post one reply: a notice of what someone did, a bot message, or customer messages."""
+    entry, msg = batch[0]
+    if msg is None:
         [(_, event)] = ctx.store.event(conv.id, entry[len(NOTICE):]) or [("", {})]
         channel, _, ts = event.get("thread", "").partition("|")
-        return ctx.slack.chat_postMessage(
-            channel=channel or conv.slack_channel, thread_ts=ts or conv.slack_ts,
-            text=render.notice(event, ctx.workspace.name_of,
-                               lambda c: _campaign_label(ctx, c)))
-    msg = _message(ctx, entry)
-    shown = (render.customer_reply(msg.body, msg.media) if msg.direction == "in"
-             else render.bot_reply(msg.body))
-    return ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
-                                      **shown)
+        return _post(ctx, channel or conv.slack_channel, thread_ts=ts or conv.slack_ts,
+                     text=render.notice(event, ctx.workspace.name_of,
+                                        lambda c: _campaign_label(ctx, c))[:render.MAX_TEXT])
+    shown = (render.customer_replies([(m.body, m.media) for _, m in batch if m])
+             if msg.direction == "in" else render.bot_reply(msg.body))
+    return _post(ctx, conv.slack_channel, thread_ts=conv.slack_ts, **shown)
+
+
+def _park(ctx: Context, conv: Conversation, entries: list[str], error: str,
+          channel: str) -> None:
+    parked = ctx.store.slack_failed(conv.id, entries, error, channel)
+    ctx.dispatcher.enqueue(*parked.jobs)
+    log.warning("slack.parked", conversation=conv.id, entries=len(entries), error=error)
 
 
 @settles(Work.SLACK)
 def relay_to_slack(ctx: Context, vid: str) -> None:
-    """Post the conversation's card if it has none, then its queued messages and notices."""
+    """Post the conversation's card if it has none, then its queued messages and notices, a
+    backlog of customer messages coalesced into one reply. What Slack refuses for good is
+    parked (see ``_park``) and the next entry goes on."""
     conv = _conversation(ctx, vid)
     if not conv.slack_ts:
-        _post_card(ctx, conv)
-    while (entry := ctx.store.outbox_head(vid, Work.SLACK)) is not None:
-        posted = _post_entry(ctx, conv, entry)
-        ctx.store.relayed(vid, entry, posted["channel"], posted["ts"])
-        log.info("slack.relayed", conversation=vid, entry=entry)
+        try:
+            _post_card(ctx, conv)
+        except SlackApiError as exc:
+            if _slack_error(exc) not in PERMANENT_SLACK:
+                raise
+            # No thread can exist: what waits is parked; a later message tries again.
+            _park(ctx, conv, ctx.store.outbox_entries(vid, Work.SLACK, 1000),
+                  _slack_error(exc), _slack_channel(ctx, conv))
+            return
+    if conv.extra.get("slack_context"):
+        _post_context(ctx, conv)
+    while batch := _batch(ctx, vid):
+        entries = [entry for entry, _ in batch]
+        try:
+            posted = _post_batch(ctx, conv, batch)
+        except SlackApiError as exc:
+            if _slack_error(exc) not in PERMANENT_SLACK:
+                raise
+            _park(ctx, conv, entries, _slack_error(exc), conv.slack_channel)
+            continue
+        ctx.store.relayed(vid, entries, posted["channel"], posted["ts"])
+        log.info("slack.relayed", conversation=vid, entries=len(entries))
+
+
+@settles(Work.PROBLEM, once=True)
+def report_problem(ctx: Context, ident: str) -> None:
+    """Slack refused something of a conversation for good: tell the supervisors' channel, or
+    the assignee by DM when there is none."""
+    vid, _, eid = ident.partition("/")
+    [(_, event)] = ctx.store.event(vid, eid) or [("", {})]
+    if not event:
+        return
+    conv = _conversation(ctx, vid)
+    count = len(event.get("entries", "").split(","))
+    what = "the conversation's card" if not conv.slack_ts else (
+        "a message" if count == 1 else f"{count} messages")
+    text = render.slack_problem(event.get("error", ""), vid, what, event.get("channel", ""),
+                                ctx.workspace.name_of(conv.assignee))
+    channel = ctx.workspace.supervisors_channel
+    if channel:
+        _post(ctx, channel, text=text)
+    elif conv.assignee:
+        _dm(ctx, conv.assignee, text)
 
 
 @settles(Work.TWILIO)
@@ -221,12 +358,13 @@ def show_status(ctx: Context, mid: str) -> None:
             _react(ctx, "reactions_remove", msg, render.STATUS_EMOJI[msg.shown_status],
                    {"no_reaction"})
         ctx.store.shown_status(mid, label)
-    if label == "failed" and ctx.store.claim_failure_notice(mid):
+    if label == "failed" and not ctx.store.failure_notified(mid):
         agent = ctx.workspace.agent(msg.author)
-        ctx.slack.chat_postMessage(
-            channel=msg.slack_channel, thread_ts=_conversation(ctx, msg.conv).slack_ts,
+        _post(  # may be throttled: the notice is claimed only once it is posted
+            ctx, msg.slack_channel, thread_ts=_conversation(ctx, msg.conv).slack_ts,
             text=render.failure_notice(agent.slack_user if agent else msg.author,
                                        msg.failure_reason or reason(msg.error_code)))
+        ctx.store.claim_failure_notice(mid)
 
 
 @settles(Work.CARD, lock=Work.SLACK)
@@ -241,7 +379,7 @@ def _dm(ctx: Context, agent_id: str, text: str) -> None:
     agent = ctx.workspace.agent(agent_id)
     if agent is not None:
         dm = ctx.slack.conversations_open(users=agent.slack_user)["channel"]["id"]
-        ctx.slack.chat_postMessage(channel=dm, text=text)
+        _post(ctx, dm, text=text)
 
 
 @settles(Work.ALERT, once=True)
@@ -251,7 +389,9 @@ def alert_agent(ctx: Context, vid: str) -> None:
     agent = ctx.workspace.agent(conv.assignee) if conv.status == "assigned" else None
     if agent is not None:
         campaign = ctx.workspace.campaign(conv.campaign)
-        where = f"Answer in its thread in <#{campaign.slack_channel}>." if campaign else ""
+        channel = conv.slack_channel or (campaign.channel_for(conv.department) if campaign
+                                         else "")
+        where = f"Answer in its thread in <#{channel}>." if channel else ""
         _dm(ctx, agent.id, render.assignment_alert(
             _contact_label(ctx.store.contact_hash(conv.contact), "a customer"),
             _campaign_label(ctx, conv.campaign), where))
@@ -313,7 +453,7 @@ def notify_supervisors(ctx: Context, vid: str) -> None:
     conv = _conversation(ctx, vid)
     if channel and conv.extra.get("priority") == "escalated":
         who = _contact_label(ctx.store.contact_hash(conv.contact), conv.contact)
-        ctx.slack.chat_postMessage(channel=channel, text=render.escalation_post(
+        _post(ctx, channel, text=render.escalation_post(
             conv.extra.get("escalation", "general"), vid, who, conv.slack_channel,
             ctx.workspace.name_of(conv.assignee)))
 
