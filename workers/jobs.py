@@ -214,7 +214,14 @@ def _post_card(ctx: Context, conv: Conversation) -> None:
 
 def _post_context(ctx: Context, conv: Conversation) -> None:
     if context := _thread_context(ctx, conv):
-        _post(ctx, conv.slack_channel, thread_ts=conv.slack_ts, text=context[:render.MAX_TEXT])
+        try:
+            _post(ctx, conv.slack_channel, thread_ts=conv.slack_ts,
+                  text=context[:render.MAX_TEXT])
+        except SlackApiError as exc:
+            if _slack_error(exc) not in PERMANENT_SLACK:
+                raise
+            # Earlier history is a courtesy; the conversation's own messages follow.
+            log.warning("slack.context_refused", conversation=conv.id, error=_slack_error(exc))
     ctx.store.thread_context_posted(conv.id)
     conv.extra.pop("slack_context", None)
 
