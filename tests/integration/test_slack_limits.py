@@ -11,12 +11,19 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+import yaml
 from slack_sdk.errors import SlackApiError
 
 from gateway.sandbox.fake_slack import MAX_SECTION_TEXT, SlackLimits
+from routing.config import parse_config
+from tests.conftest import EXAMPLE_CONFIG
 from tests.integration.conftest import System
+from tests.integration.test_sweeper_alone import NoEnqueue
 from tests.signing import sms_form, thread_reply_event, whatsapp_form
 from workers.context import SlackPacing, current
+from workers.dispatch import Dispatcher
+from workers.sweeper import sweep_once
 
 WA, SMS, SUPERVISORS = "C0SUPPORTWA", "C0SUPPORTSMS", "C0SUPERVISORS"
 
@@ -209,10 +216,7 @@ async def test_a_throttled_channel_delays_nothing_else(system: System) -> None:
 
 
 async def test_a_departments_conversations_go_to_its_channel(system: System) -> None:
-    import yaml
 
-    from routing.config import parse_config
-    from tests.conftest import EXAMPLE_CONFIG
 
     raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     raw["campaigns"][0]["departments"][1]["slack_channel"] = "C0BILLING"
@@ -227,3 +231,22 @@ async def test_a_departments_conversations_go_to_its_channel(system: System) -> 
     await run_until_done(system)
     assert system.store.conversation_hash("v1")["department"] == "billing"
     assert shown(system, "C0BILLING") == ["factura"]
+
+
+async def test_the_report_of_a_parked_entry_is_marked_for_the_sweeper(
+        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every enqueue switched off (as in test_sweeper_alone), the sweeper alone gets the
+    refused message parked and the supervisors told: the report is a work mark too."""
+    monkeypatch.setattr(system.services, "dispatch", lambda *members: None)
+    monkeypatch.setattr(current(), "dispatcher", NoEnqueue())
+    sweeper = Dispatcher(system.queue.connection, system.settings.rq_queue)
+    system.slack.archived.add(WA)
+    await write(system, 1, "hola")
+    for _ in range(10):
+        await system.services.idle()
+        sweep_once(system.store, sweeper, grace=0)
+        await system.drain()
+        if not system.store.redis.zcard(system.store.keys.pending):
+            break
+    [post] = [p for p in system.slack.calls_to("chat.postMessage") if p["channel"] == SUPERVISORS]
+    assert "the channel is archived" in post["text"]
