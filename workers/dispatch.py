@@ -8,7 +8,9 @@ nothing is doubled.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+import time
+from datetime import UTC, datetime
 
 import redis
 from rq import Queue, Retry
@@ -53,5 +55,7 @@ class Dispatcher:
         """Enqueue the job for a mark after ``seconds`` (a throttled job, instead of sleeping;
         RQ's scheduler, which runs in the worker, moves it to the queue when due)."""
         kind, _, ident = member.partition(":")
-        self.queue.enqueue_in(timedelta(seconds=seconds), JOBS[Work(kind)], ident, retry=RETRY,
-                              result_ttl=0, failure_ttl=86400)
+        # RQ's scheduled registry counts whole seconds (it truncates): round up, never early.
+        when = datetime.fromtimestamp(math.ceil(time.time() + seconds), tz=UTC)
+        self.queue.enqueue_at(when, JOBS[Work(kind)], ident, retry=RETRY, result_ttl=0,
+                              failure_ttl=86400)

@@ -63,8 +63,10 @@ def _post(ctx: Context, channel: str, **message: object) -> dict:
     """chat.postMessage within Slack's posting rates: a token from the channel's bucket and
     the workspace's (shared by all workers), else ``Throttled``; Slack's own 429 too."""
     p, store = ctx.slack_pacing, ctx.store
+    # Many conversations share a channel: waiting jobs get successive slots (queue), so they
+    # come back one by one rather than all at once to be told to wait again.
     wait = pacing.take(store.redis, store.keys.pace(f"slack:{channel}"), p.channel_rate,
-                       p.channel_burst)
+                       p.channel_burst, queue=True)
     if not wait:
         wait = pacing.take(store.redis, store.keys.pace("slack:workspace"),
                            p.workspace_per_minute / 60, max(1, p.workspace_per_minute // 10))
