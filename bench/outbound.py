@@ -323,49 +323,59 @@ async def main(args: argparse.Namespace) -> None:
     with embedded_redis() as (server, workdir):
         print(f"outbound bench: fakes answer after {args.delay * 1000:.0f} ms; "
               f"{os.cpu_count()} cores; workers are `python -m gateway worker` processes")
-        print("\n1. rate with slow providers (issue 11 item 5): "
-              f"{args.rate_conversations} conversations, card + reply each, then an agent "
-              "reply each")
-        base: tuple[float, float] | None = None
-        for processes, threads in ((1, 1), (1, 4), (1, 8), (2, 8)):
-            slack, twilio = await rate(server, workdir, args.delay, args.rate_conversations,
-                                       processes, threads)
-            base = base or (slack, twilio)
-            print(f"   {processes} process x {threads} thread(s): Slack {slack:6.1f} posts/s "
-                  f"({slack / base[0]:4.1f}x), Twilio {twilio:6.1f} sends/s "
-                  f"({twilio / base[1]:4.1f}x)")
-            print(f"      ceiling at {args.delay * 1000:.0f} ms per call: "
-                  f"{processes * threads / args.delay:.0f} calls/s")
-        print(f"\n2. a busy campaign under Slack's limits (issue 11 item 4): "
-              f"{args.conversations} conversations, each customer writing every {args.every:g} s "
-              f"for {args.seconds:g} s (the issue's 60 s scaled to {args.seconds:g} s), Slack "
-              "1 post/s per channel (burst 3), 300/min per workspace; 1 worker process x "
-              f"{args.threads} threads; an agent answers SMS customers of another campaign "
-              "twice a second")
-        idle = await campaign(server, workdir, spread=False, conversations=args.conversations,
-                              seconds=min(args.seconds, 10), every=args.every, delay=0.05,
-                              threads=args.threads, slack_busy=False)
-        for spread in (False, True):
-            res = await campaign(server, workdir, spread=spread,
-                                 conversations=args.conversations, seconds=args.seconds,
-                                 every=args.every, delay=0.05, threads=args.threads)
-            where = (f"{DEPARTMENTS} department channels" if spread
-                     else "one channel (the campaign's)")
-            print(f"   {where}:")
-            print(f"      messages {res['messages']}, delivered {res['delivered']}, lost "
-                  f"{res['lost']}, duplicated {res['duplicated']}, conversations out of order "
-                  f"{res['out_of_order']}; 429s from Slack {res['throttled_429']}")
-            print(f"      coalescing: {res['thread_posts']} thread posts for "
-                  f"{res['delivered']} messages "
-                  f"({res['delivered'] / max(1, res['thread_posts']):.1f} messages per post)")
-            print(f"      customer -> Slack delay: median {res['median_delay']:.1f} s, worst "
-                  f"{res['worst_delay']:.1f} s (all shown {res['drain_after_end']:.1f} s after "
-                  "the last message)")
-            ratio = res["sms_p50"] / idle["sms_p50"] if idle["sms_p50"] else float("nan")
-            print(f"      SMS sends of other conversations: {res['sms_sent']}/{res['sms_asked']} "
-                  f"sent, p50 {res['sms_p50'] * 1000:.0f} ms, max {res['sms_max'] * 1000:.0f} ms "
-                  f"(Slack idle: p50 {idle['sms_p50'] * 1000:.0f} ms, max "
-                  f"{idle['sms_max'] * 1000:.0f} ms; ratio {ratio:.2f})")
+        if args.only in ("", "rate"):
+            await _rates(server, workdir, args)
+        if args.only in ("", "campaign"):
+            await _campaigns(server, workdir, args)
+
+
+async def _rates(server: EmbeddedRedis, workdir: Path, args: argparse.Namespace) -> None:
+    print("\n1. rate with slow providers (issue 11 item 5): "
+          f"{args.rate_conversations} conversations, card + reply each, then an agent "
+          "reply each")
+    base: tuple[float, float] | None = None
+    for processes, threads in ((1, 1), (1, 4), (1, 8), (2, 8)):
+        slack, twilio = await rate(server, workdir, args.delay, args.rate_conversations,
+                                   processes, threads)
+        base = base or (slack, twilio)
+        print(f"   {processes} process x {threads} thread(s): Slack {slack:6.1f} posts/s "
+              f"({slack / base[0]:4.1f}x), Twilio {twilio:6.1f} sends/s "
+              f"({twilio / base[1]:4.1f}x)")
+        print(f"      ceiling at {args.delay * 1000:.0f} ms per call: "
+              f"{processes * threads / args.delay:.0f} calls/s")
+
+
+async def _campaigns(server: EmbeddedRedis, workdir: Path, args: argparse.Namespace) -> None:
+    print(f"\n2. a busy campaign under Slack's limits (issue 11 item 4): "
+          f"{args.conversations} conversations, each customer writing every {args.every:g} s "
+          f"for {args.seconds:g} s (the issue's 60 s scaled to {args.seconds:g} s), Slack "
+          "1 post/s per channel (burst 3), 300/min per workspace; 1 worker process x "
+          f"{args.threads} threads; an agent answers SMS customers of another campaign "
+          "twice a second")
+    idle = await campaign(server, workdir, spread=False, conversations=args.conversations,
+                          seconds=min(args.seconds, 10), every=args.every, delay=0.05,
+                          threads=args.threads, slack_busy=False)
+    for spread in (False, True):
+        res = await campaign(server, workdir, spread=spread,
+                             conversations=args.conversations, seconds=args.seconds,
+                             every=args.every, delay=0.05, threads=args.threads)
+        where = (f"{DEPARTMENTS} department channels" if spread
+                 else "one channel (the campaign's)")
+        print(f"   {where}:")
+        print(f"      messages {res['messages']}, delivered {res['delivered']}, lost "
+              f"{res['lost']}, duplicated {res['duplicated']}, conversations out of order "
+              f"{res['out_of_order']}; 429s from Slack {res['throttled_429']}")
+        print(f"      coalescing: {res['thread_posts']} thread posts for "
+              f"{res['delivered']} messages "
+              f"({res['delivered'] / max(1, res['thread_posts']):.1f} messages per post)")
+        print(f"      customer -> Slack delay: median {res['median_delay']:.1f} s, worst "
+              f"{res['worst_delay']:.1f} s (all shown {res['drain_after_end']:.1f} s after "
+              "the last message)")
+        ratio = res["sms_p50"] / idle["sms_p50"] if idle["sms_p50"] else float("nan")
+        print(f"      SMS sends of other conversations: {res['sms_sent']}/{res['sms_asked']} "
+              f"sent, p50 {res['sms_p50'] * 1000:.0f} ms, max {res['sms_max'] * 1000:.0f} ms "
+              f"(Slack idle: p50 {idle['sms_p50'] * 1000:.0f} ms, max "
+              f"{idle['sms_max'] * 1000:.0f} ms; ratio {ratio:.2f})")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -377,6 +387,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--every", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=4, help="worker threads in part 2")
+    p.add_argument("--only", choices=("rate", "campaign"), default="", help="one part only")
     return p.parse_args(argv)
 
 
