@@ -110,15 +110,19 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
                 try:
                     with locked(ctx, f"{lock or kind}:{ident}"):
                         work(ctx, ident)
-                except Throttled as exc:
-                    # Not slept on: the job comes back when Slack takes posts again. The mark
-                    # stays (touched, so the sweeper waits its grace from now).
-                    ctx.store.redis.zadd(ctx.store.keys.pending, {member: time.time()}, xx=True)
-                    ctx.dispatcher.later(exc.wait, member)
-                    log.info("slack.throttled", work=member, channel=exc.channel,
-                             wait=round(exc.wait, 3))
-                    return
-                except SlackApiError as exc:
+                except (Throttled, SlackApiError) as exc:
+                    if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+                        # Another method's limit (chat.update, reactions): same as a post's.
+                        exc = Throttled(float(exc.response.headers.get("Retry-After", "1")))
+                    if isinstance(exc, Throttled):
+                        # Not slept on: the job comes back when Slack takes calls again. The
+                        # mark stays (touched, so the sweeper waits its grace from now).
+                        ctx.store.redis.zadd(ctx.store.keys.pending, {member: time.time()},
+                                             xx=True)
+                        ctx.dispatcher.later(exc.wait, member)
+                        log.info("slack.throttled", work=member, channel=exc.channel,
+                                 wait=round(exc.wait, 3))
+                        return
                     if _slack_error(exc) not in PERMANENT_SLACK:
                         raise
                     # Nothing will change Slack's mind: settle rather than retry forever.

@@ -9,6 +9,7 @@ another conversation goes out while a Slack channel is throttled. No test assert
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -252,3 +253,17 @@ async def test_the_report_of_a_parked_entry_is_marked_for_the_sweeper(
             break
     [post] = [p for p in system.slack.calls_to("chat.postMessage") if p["channel"] == SUPERVISORS]
     assert "the channel is archived" in post["text"]
+
+
+async def test_a_429_on_a_card_update_is_rescheduled_not_slept_on(system: System) -> None:
+    await write(system, 1, "hola")
+    await run_until_done(system)
+    system.slack.fail_next("chat.update")  # 429 + Retry-After: 1
+    escalated = system.store.escalate("v1", "ana", "urgent", "")
+    current().dispatcher.enqueue(*escalated.jobs)
+    await system.drain()
+    assert len(system.slack.calls_to("chat.update")) == 1
+    assert system.queue.scheduled_job_registry.get_job_ids()  # back in a second
+    await run_until_done(system)
+    assert len(system.slack.calls_to("chat.update")) == 2
+    assert "urgent" in json.dumps(card(system, WA)["blocks"])
