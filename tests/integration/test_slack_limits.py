@@ -258,12 +258,13 @@ async def test_the_report_of_a_parked_entry_is_marked_for_the_sweeper(
 async def test_a_429_on_a_card_update_is_rescheduled_not_slept_on(system: System) -> None:
     await write(system, 1, "hola")
     await run_until_done(system)
-    system.slack.fail_next("chat.update")  # 429 + Retry-After: 1
+    # 429 + Retry-After: 1, more times than RQ's failure retries (1, 2, 5, 15, 60 s) allow
+    system.slack.fail_next("chat.update", times=6)
     escalated = system.store.escalate("v1", "ana", "urgent", "")
     current().dispatcher.enqueue(*escalated.jobs)
     await system.drain()
     assert len(system.slack.calls_to("chat.update")) == 1
     assert system.queue.scheduled_job_registry.get_job_ids()  # back in a second
-    await run_until_done(system)
-    assert len(system.slack.calls_to("chat.update")) == 2
+    await run_until_done(system, timeout=20)
+    assert len(system.slack.calls_to("chat.update")) == 7
     assert "urgent" in json.dumps(card(system, WA)["blocks"])
