@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -48,37 +46,40 @@ def cmd_worker(args: argparse.Namespace) -> None:
         twilio_sid=s.twilio_account_sid, twilio_token=s.twilio_auth_token,
         twilio_api_base=s.twilio_api_base, slack_token=s.slack_bot_token,
         slack_api_base=s.slack_api_base, public_url=s.public_url, sandbox=s.sandbox,
+        twilio_overrides=s.twilio_connection_overrides,
     )
     print(f"relaydesk worker on queue {s.rq_queue}", file=sys.stderr, flush=True)
-    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst)
+    run(context, s.rq_redis_url, s.rq_queue, burst=args.burst, sweeper_grace=s.sweeper_grace)
 
 
 def cmd_up(_: argparse.Namespace) -> None:
-    """Embedded Redis (unless REDIS_URL is set), then the Procfile's processes via honcho."""
+    """Embedded Redis (unless REDIS_URL is set), then the Procfile's processes, restarted if
+    they crash (see gateway.supervisor)."""
     from gateway.redis_launcher import EmbeddedRedis
+    from gateway.supervisor import Supervisor, read_procfile
 
     settings = load_settings()
     _workspace(settings.gateway_config)  # fail fast, before starting anything
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYTHONUNBUFFERED", "1")
-    env["WEB_PORT"] = str(settings.port)  # honcho gives each process its own PORT
+    env["WEB_PORT"] = str(settings.port)
     server = None
     if settings.embedded_redis:
         data = Path(settings.relaydesk_var) / "redis"
-        server = EmbeddedRedis(data, port=settings.embedded_redis_port).start()
+        server = EmbeddedRedis(data, port=settings.embedded_redis_port,
+                               appendfsync=os.environ.get("REDIS_APPENDFSYNC", "everysec")).start()
         print(f"embedded redis on {settings.redis_url} (data in {data})", file=sys.stderr)
     env["REDIS_URL"] = settings.redis_url  # what every other command derives, made explicit
-    honcho = subprocess.Popen([sys.executable, "-m", "honcho", "start", "-f", "Procfile"],
-                              env=env)
+    processes = {name: [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
+                 for name, argv in read_procfile("Procfile").items()}
     try:
-        honcho.wait()
-    except KeyboardInterrupt:
-        honcho.send_signal(signal.SIGINT)
-        honcho.wait()
+        code = Supervisor(processes, env).run()
     finally:
         if server:
             server.stop()
+    if code:
+        sys.exit(code)
 
 
 def cmd_config_check(args: argparse.Namespace) -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 
 import redis
-import redis.asyncio as aioredis
+import structlog
 from aiohttp import web
 
 from gateway import api, media_routes, slack_routes, twilio_routes
-from gateway.services import SERVICES, Services, error
+from gateway.services import SERVICES, Services, error, unavailable
 from gateway.settings import Settings
 from routing.config import Workspace
+from routing.connection import UNAVAILABLE, async_client, sync_client
 from routing.errors import ActionError, Conflict, Invalid, NotFound, Refused, Unprocessable
 from routing.permissions import Principal, token_hash
 from routing.store import Store
 from workers.dispatch import Dispatcher
+
+log = structlog.get_logger("gateway")
 
 
 @web.middleware
@@ -25,9 +28,15 @@ async def errors_as_json(request: web.Request, handler: web.Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return error(exc.status, exc.reason)
+        response = error(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the resource has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except ActionError as exc:  # a use case refused: its reason, with the status that fits
         return error(STATUS[type(exc)], exc.reason)
+    except UNAVAILABLE as exc:
+        log.warning("redis.unavailable", path=request.path, error=type(exc).__name__)
+        return unavailable(exc)
 
 
 STATUS = {NotFound: 404, Refused: 403, Invalid: 400, Unprocessable: 422, Conflict: 409}
@@ -38,7 +47,7 @@ async def health(request: web.Request) -> web.Response:
     try:
         await services.store.redis.ping()
     except redis.RedisError as exc:
-        return error(503, f"redis unreachable: {exc}")
+        return unavailable(exc)
     return web.json_response({"ok": True, "sandbox": services.settings.sandbox})
 
 
@@ -47,6 +56,13 @@ SANDBOX_ADMIN_TOKEN = "sandbox-admin-token"
 
 def sandbox_bot_token(campaign: str) -> str:
     return f"sandbox-bot-token-{campaign}"
+
+
+async def remove_sandbox_tokens(store: Store, workspace: Workspace) -> int:
+    """Live mode on data a sandbox once used: its well-known tokens must not outlive it.
+    (Any other ``sandbox-`` token, e.g. of a campaign since removed, is refused at login.)"""
+    names = [SANDBOX_ADMIN_TOKEN, *(sandbox_bot_token(c.id) for c in workspace.campaigns)]
+    return await store.redis.hdel(store.keys.tokens(), *(token_hash(n) for n in names))
 
 
 async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
@@ -60,13 +76,14 @@ async def seed_sandbox_tokens(store: Store, workspace: Workspace) -> None:
 
 
 def create_app(settings: Settings, workspace: Workspace) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json], client_max_size=1024 * 1024)
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    app = web.Application(middlewares=[errors_as_json, api.authenticate],
+                          client_max_size=1024 * 1024)
+    client = async_client(settings.redis_url, decode_responses=True)
     services = Services(
         settings=settings,
         workspace=workspace,
         store=Store(client, settings.redis_namespace),
-        dispatcher=Dispatcher(redis.Redis.from_url(settings.rq_redis_url), settings.rq_queue),
+        dispatcher=Dispatcher(sync_client(settings.rq_redis_url), settings.rq_queue),
     )
     app[SERVICES] = services
 
@@ -74,6 +91,8 @@ def create_app(settings: Settings, workspace: Workspace) -> web.Application:
         await services.store.seed(workspace)
         if settings.sandbox:
             await seed_sandbox_tokens(services.store, workspace)
+        elif await remove_sandbox_tokens(services.store, workspace):
+            log.warning("sandbox.tokens_removed", reason="real credentials are set")
         await services.start()
 
     async def close(_: web.Application) -> None:

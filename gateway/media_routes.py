@@ -1,7 +1,7 @@
 """``GET /media/<message>/<n>?sig=``: an agent's attachment, fetched by Twilio.
 
-The signature proves we made the link (see ``channels.media``); the file is streamed from Slack
-with the bot token, so Slack files never need to be public.
+The signature proves we made the link and its expiry has not passed (see ``channels.media``);
+the file is streamed from Slack with the bot token, so Slack files never need to be public.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from channels.media import valid
+from channels.media import check, media_key
 from gateway.services import SERVICES, error
 from routing.types import Message
 
@@ -21,8 +21,10 @@ async def media(request: web.Request) -> web.StreamResponse:
         index = int(request.match_info["index"])
     except ValueError:
         return error(404, "no such media")
-    if not valid(svc.settings.twilio_auth_token, mid, index, request.query.get("sig", "")):
-        return error(403, "invalid media signature")
+    refusal = check(media_key(svc.settings.twilio_auth_token), mid, index,
+                    request.query.get("exp", ""), request.query.get("sig", ""))
+    if refusal:
+        return error(403, refusal)
     raw = await svc.store.message_hash(mid)
     msg = Message.from_hash(raw) if raw else None
     if msg is None or msg.direction != "out" or not 0 <= index < len(msg.media):

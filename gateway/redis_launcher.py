@@ -43,8 +43,11 @@ class EmbeddedRedis:
     """A redis-server child process bound to 127.0.0.1."""
 
     def __init__(self, data_dir: str | Path, port: int | None = None,
-                 appendonly: bool = True) -> None:
+                 appendonly: bool = True, appendfsync: str = "everysec") -> None:
+        """``appendfsync``: ``everysec`` (Redis's default: a machine crash can lose the last
+        second of acknowledged writes) or ``always`` (fsync before every reply)."""
         self.data_dir = Path(data_dir)
+        self.appendfsync = appendfsync
         self.port = port or free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
@@ -59,7 +62,7 @@ class EmbeddedRedis:
             find_server(), "--bind", "127.0.0.1", "--port", str(self.port),
             "--dir", str(self.data_dir.resolve()), "--daemonize", "no",
             "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec", "--save", "" if not self.appendonly else "3600 1",
+            "--appendfsync", self.appendfsync, "--save", "" if not self.appendonly else "3600 1",
             "--logfile", str((self.data_dir / "redis.log").resolve()),
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -92,3 +92,14 @@ SERVICES = web.AppKey("services", Services)
 def error(status: int, message: str) -> web.Response:
     """Every refusal is JSON: ``{"error": "what is wrong"}``."""
     return web.json_response({"error": message}, status=status)
+
+
+RETRY_AFTER = 5  # seconds; what a 503 asks callers to wait while Redis is unreachable
+
+
+def unavailable(exc: BaseException) -> web.Response:
+    """Redis is unreachable: a fast 503 that says to come back, so the caller (Twilio with
+    connection overrides, Slack, an API client) retries instead of losing the request."""
+    response = error(503, f"storage unavailable, retry later ({type(exc).__name__})")
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response

@@ -3,10 +3,14 @@
 Secrets and URLs live in the environment, never in the YAML config, so the same config file
 can be committed and shared. With no Twilio and no Slack credentials the service runs in
 *sandbox mode*: it serves local stand-ins for both APIs and points the official SDKs at them.
+The sandbox has well-known tokens and secrets, so it only starts on a loopback host, or when
+asked for explicitly with ``SANDBOX=1``: a deployment that forgot its credentials refuses to
+start instead of becoming a sandbox anyone can reach.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +44,20 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
+CREDENTIALS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SLACK_BOT_TOKEN",
+               "SLACK_SIGNING_SECRET")
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost``: reachable from this machine only."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     """Everything a process needs besides the YAML config."""
 
@@ -64,6 +82,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_api_base: str = "https://api.twilio.com"
+    twilio_connection_overrides: str = Field(
+        "", description="Twilio webhook connection overrides (the URL fragment without '#', "
+                        "e.g. rc=5&rp=all&ct=2000&rt=10000); added to our StatusCallback URLs")
 
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
@@ -72,6 +93,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
     log_bodies: bool = False
+    sandbox_requested: bool = Field(
+        False, validation_alias=AliasChoices("SANDBOX", "sandbox_requested"),
+        description="SANDBOX=1: run the sandbox on a non-loopback HOST (it has public tokens)")
+    sweeper_grace: float = Field(30.0, gt=0, description="seconds before the worker's sweeper "
+                                 "re-enqueues work whose job was lost")
 
     _embedded_redis: bool = PrivateAttr(False)
 
@@ -94,6 +120,15 @@ class Settings(BaseSettings):
                 "set all of the Twilio and Slack credentials, or none for sandbox mode; missing: "
                 + ", ".join(missing)
             )
+        if self.sandbox and not (self.sandbox_requested or is_loopback(self.host)):
+            raise ValueError(
+                f"no credentials and HOST={self.host} is not a loopback address: set "
+                + ", ".join(CREDENTIALS) + " to run live, or SANDBOX=1 to serve the sandbox "
+                "(with its well-known tokens) on this host anyway"
+            )
+        if self.sandbox_requested and not self.sandbox:
+            raise ValueError("SANDBOX=1 but Twilio and Slack credentials are set: unset SANDBOX "
+                             "to run live, or the credentials to run the sandbox")
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
@@ -134,6 +169,14 @@ class Settings(BaseSettings):
     def callback_url(self, path: str) -> str:
         """A URL Twilio will call back, as Twilio sees it (behind any TLS proxy)."""
         return f"{self.public_url}{path}"
+
+    def signed_urls(self, path: str) -> list[str]:
+        """The URLs a Twilio signature may cover for a request to ``path``: the URL as called
+        (the fragment never reaches us), and the same URL with our connection-override
+        fragment, in case Twilio signs the URL as configured."""
+        url = self.callback_url(path)
+        overrides = self.twilio_connection_overrides.lstrip("#")
+        return [url, f"{url}#{overrides}"] if overrides else [url]
 
 
 def load_settings() -> Settings:

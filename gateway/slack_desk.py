@@ -15,19 +15,22 @@ from typing import Any
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.slack import modals, render
+from channels.slack import home, modals, render
 from gateway.services import Services
 from routing import actions
 from routing.actions.context import allow, campaign_of, runtime_grants
 from routing.config import serves
-from routing.errors import ActionError, Refused
+from routing.errors import ActionError, Invalid, Refused
 from routing.permissions import (
     Principal,
+    may_assign_owners,
     may_close,
     may_edit_contact,
     may_handle,
     may_reassign,
     may_view,
+    may_view_history,
+    owner_campaigns,
 )
 
 log = structlog.get_logger("desk")
@@ -89,11 +92,13 @@ class Desk:
             allow(may_close(me, self.ws, assignee))
             return modals.close_modal(vid, [(t.name, t.subtypes) for t in campaign.typifications])
         if action == "rd_contact":
-            allow(may_view(me, self.ws, campaign.id))
-            editable = may_edit_contact(me, self.ws, campaign.id, await runtime_grants(ctx, me))
-            return await self.contact_view(vid, conv, editable is None)
+            runtime = await runtime_grants(ctx, me)
+            if may_assign_owners(me, self.ws, {campaign.id}, runtime) is not None:
+                allow(may_view(me, self.ws, campaign.id))
+            editable = may_edit_contact(me, self.ws, campaign.id, runtime)
+            return await self.contact_view(vid, conv, editable is None, me, runtime)
         if action == "rd_history":
-            allow(may_view(me, self.ws, campaign.id))
+            allow(may_view_history(me, self.ws, campaign.id, await runtime_grants(ctx, me)))
             return modals.history_modal(vid, await self.history(conv, me))
         return None
 
@@ -104,8 +109,8 @@ class Desk:
                 if s.get("presence") == "online"
                 and int(s.get("load", 0)) < int(s.get("capacity", 0))}
 
-    async def contact_view(self, vid: str, conv: dict[str, str], editable: bool
-                           ) -> dict[str, Any]:
+    async def contact_view(self, vid: str, conv: dict[str, str], editable: bool,
+                           me: Principal, runtime: dict[str, str]) -> dict[str, Any]:
         cid = conv["contact"]
         contact = await self.store.contact_hash(cid)
         owner = render.owner_label(contact.get("owner_type", ""), contact.get("owner_id", ""),
@@ -114,17 +119,46 @@ class Desk:
                      if k.startswith("exclusive:")}
         notes = [(self.ws.name_of(f["actor"]), f["note"])
                  for _, f in await self.store.contact_notes(cid)]
-        return modals.contact_modal(vid, contact, owner, exclusive, notes, editable)
+        return modals.contact_modal(vid, contact, owner, exclusive, notes, editable,
+                                    self.ownership(me, conv["campaign"], contact, runtime))
+
+    def ownership(self, me: Principal, campaign_id: str, contact: dict[str, str],
+                  runtime: dict[str, str]) -> modals.Ownership | None:
+        """The owners and exclusive agents an owner assigner may choose from (O2, A14), or
+        None for anyone else (they see them read-only)."""
+        ws = self.ws
+        if may_assign_owners(me, ws, {campaign_id}, runtime) is not None:
+            return None
+
+        def may(otype: str, oid: str) -> bool:
+            return may_assign_owners(me, ws, owner_campaigns(ws, otype, oid), runtime) is None
+
+        owners = [("unassigned", "Unassigned")]
+        owners += [(f"agent:{a.id}", a.label) for a in ws.agents if may("agent", a.id)]
+        owners += [(f"department:{c.id}/{d.id}", f"{c.label} › {d.name or d.id}")
+                   for c in ws.campaigns for d in c.departments
+                   if may("department", f"{c.id}/{d.id}")]
+        current = actions.owner_value(contact)
+        if current not in dict(owners):
+            otype, _, oid = current.partition(":")
+            owners.append((current, render.owner_label(otype, oid, ws.name_of)))
+        campaign = ws.campaign(campaign_id)
+        return modals.Ownership(
+            campaign.label if campaign else campaign_id, owners, current,
+            [("none", "None"), *((a.id, a.label) for a in ws.agents if serves(a, campaign_id))],
+            contact.get(f"exclusive:{campaign_id}") or "none")
 
     async def history(self, conv: dict[str, str], me: Principal) -> list[dict[str, str]]:
-        """A10: the contact's last N conversations, in campaigns the agent may see (H8)."""
+        """A10: the contact's last N conversations, in campaigns where the agent has the
+        history permission (H8)."""
         campaign = campaign_of(self.svc.ctx, conv)
+        runtime = await runtime_grants(self.svc.ctx, me)
         limit = campaign.options.history_conversations
         rows = []
         for other_id in await self.store.contact_conversations(conv["contact"],
                                                                newest=4 * limit + 1):
             other = await self.store.conversation_hash(other_id)
-            if other and may_view(me, self.ws, other["campaign"]) is None:
+            if other and may_view_history(me, self.ws, other["campaign"], runtime) is None:
                 rows.append({"id": other["id"], "campaign": other["campaign"],
                              "status": other["status"],
                              "assignee": self.ws.name_of(other.get("assignee", "")),
@@ -158,14 +192,25 @@ class Desk:
             if callback == "rd_contact_confirm":
                 return {"response_action": "update",
                         "view": modals.message_modal("Not saved", render.field_error(exc))}
-            return errors(**{exc.field or FIELD.get(callback, "note"): render.field_error(exc)})
+            field = exc.field or FIELD.get(callback, "note")
+            if callback == "rd_contact" and field not in modals.values(view):
+                field = "owner"  # the contact's data is read-only here: only the selects
+            return errors(**{field: render.field_error(exc)})
 
     async def _submit(self, callback: str, me: Principal, view: dict[str, Any]) -> Ack:
         ctx, svc = self.svc.ctx, self.svc
         if callback == "rd_contact_confirm":
             meta = json.loads(view["private_metadata"])
-            svc.done(await actions.edit_contact(ctx, me, meta["vid"], meta["cid"],
-                                                meta["changes"]))
+            if meta["changes"]:
+                svc.done(await actions.edit_contact(ctx, me, meta["vid"], meta["cid"],
+                                                    meta["changes"]))
+            if "owner" in meta:
+                otype, _, oid = meta["owner"].partition(":")
+                svc.done(await actions.set_owner(ctx, me, [meta["cid"]], otype, oid))
+            if "exclusive" in meta:
+                conv = await actions.conversation(ctx, meta["vid"])
+                svc.done(await actions.set_exclusive(ctx, me, meta["cid"], conv["campaign"],
+                                                     meta["exclusive"]))
             return {"response_action": "clear"}
         vid = view["private_metadata"]
         form = modals.values(view)
@@ -184,10 +229,94 @@ class Desk:
             typ, _, sub = form.get("typification", "").partition("|")
             svc.done(await actions.close(ctx, me, vid, typ, sub, note))
         elif callback == "rd_contact":
-            cid, changes = await actions.review_contact_edit(ctx, me, vid, form)
-            return {"response_action": "push",
-                    "view": modals.confirm_modal(vid, cid, changes)}
+            return await self._review_contact(me, vid, form)
         return None
+
+    async def _review_contact(self, me: Principal, vid: str, form: dict[str, str]) -> Ack:
+        """The Contact modal's changes (data, owner, exclusive agent), checked by the use
+        cases, shown for confirmation (E4); nothing is written yet."""
+        ctx = self.svc.ctx
+        conv = await actions.conversation(ctx, vid)
+        cid, data = conv["contact"], {}
+        if "phone" in form:  # the data inputs were shown: the viewer may edit
+            cid, data = await actions.review_contact_edit(ctx, me, vid, form,
+                                                          unchanged_ok="owner" in form)
+        exclusive = form.get("exclusive")
+        ownership = await actions.review_ownership(
+            ctx, me, vid, form.get("owner"),
+            None if exclusive is None else ("" if exclusive == "none" else exclusive))
+        if not data and not ownership:
+            raise Invalid("nothing changed", "name" if "phone" in form else "owner")
+        contact = await self.store.contact_hash(cid)
+        campaign = campaign_of(ctx, conv)
+        lines = []
+        if "owner" in ownership:
+            old, new = actions.owner_value(contact), ownership["owner"]
+            lines.append(render.change_line(
+                "owner", render.owner_label(*_split(old), self.ws.name_of),
+                render.owner_label(*_split(new), self.ws.name_of)))
+        if "exclusive" in ownership:
+            lines.append(render.change_line(
+                f"exclusive agent in {campaign.label}",
+                self.ws.name_of(contact.get(f"exclusive:{campaign.id}", "")),
+                self.ws.name_of(ownership["exclusive"])))
+        stays = render.stays(render.where_now(conv.get("status", ""), self.ws.name_of(
+            conv.get("assignee") or conv.get("waiting_for") or ""))) if ownership else ""
+        return {"response_action": "push",
+                "view": modals.confirm_modal(vid, cid, data, ownership, lines, stays)}
+
+    # -- the attendance history (App Home) -----------------------------------------------
+
+    async def home(self, client: AsyncWebClient, slack_user: str, state: str = "") -> None:
+        """Publish the agent's Home tab: their history (H3-H5), or why it is not available."""
+        wanted = _state(state)
+        try:
+            me = actions.principal_of_slack(self.svc.ctx, slack_user)
+            data = await actions.history_contacts(self.svc.ctx, me, wanted["q"], wanted["sort"],
+                                                  wanted["page"])
+            view = home.history_home(data, wanted["q"], wanted["sort"])
+        except ActionError as exc:
+            view = home.history_home(None, refusal=render.field_error(exc))
+        await client.views_publish(user_id=slack_user, view=view)
+
+    async def history_view(self, client: AsyncWebClient, action: str, slack_user: str,
+                           value: str, trigger_id: str) -> None:
+        """The search modal, a contact of the history (H7, H10), a ticket's details (H9)."""
+        if action == "rd_hist_search":
+            await client.views_open(trigger_id=trigger_id, view=home.search_modal(value))
+            return
+        try:
+            me = actions.principal_of_slack(self.svc.ctx, slack_user)
+            if action == "rd_hist_contact":
+                data = await actions.history_contact(self.svc.ctx, me, value)
+                await client.views_open(trigger_id=trigger_id,
+                                        view=home.contact_modal(data, self.ws.name_of))
+            else:
+                data = await actions.history_ticket(self.svc.ctx, me, value)
+                await client.views_push(trigger_id=trigger_id,
+                                        view=home.ticket_modal(data, self.ws.name_of))
+        except ActionError as exc:
+            await client.views_open(trigger_id=trigger_id, view=modals.message_modal(
+                "Not available", render.field_error(exc)))
+
+
+def _state(raw: str) -> dict[str, Any]:
+    """A history view's state carried by a button: page, search and sort."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    page = data.get("page") if isinstance(data, dict) else None
+    return {"page": page if isinstance(page, int) and page > 0 else 1,
+            "q": str(data.get("q") or "")[:100] if isinstance(data, dict) else "",
+            "sort": "name" if isinstance(data, dict) and data.get("sort") == "name"
+            else "recent"}
+
+
+def _split(value: str) -> tuple[str, str]:
+    """``agent:ana`` -> ('agent', 'ana'); ``unassigned`` -> ('', '')."""
+    otype, _, oid = value.partition(":")
+    return ("", "") if otype == "unassigned" else (otype, oid)
 
 
 def errors(**by_block: str) -> dict[str, Any]:

@@ -3,17 +3,22 @@ here into the use case it asks for: ``;;`` a note, ``;key`` a saved response, el
 
 from __future__ import annotations
 
+import json
 import re
 
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt import BoltResponse
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from channels.slack import requests
 from channels.slack.events import build_app
 from gateway import slack_commands
-from gateway.services import Services
+from gateway.services import RETRY_AFTER, Services, error
 from gateway.slack_desk import Desk
 from routing import actions
+from routing.connection import UNAVAILABLE
 from routing.results import Replied
 from routing.types import AgentReply
 
@@ -29,8 +34,7 @@ def setup(app: web.Application, services: Services) -> None:
         text = reply.text.strip()
         ctx = services.ctx
         if text.startswith(NOTE):
-            noted = services.done(await actions.note(ctx, reply, text[len(NOTE):]))
-            result = Replied(noted.outcome)
+            result = services.done(await actions.note(ctx, reply, text[len(NOTE):]))
         elif saved := SAVED.match(text):
             result = services.done(await actions.send_saved(ctx, reply, saved.group(1)))
         else:
@@ -50,7 +54,36 @@ def setup(app: web.Application, services: Services) -> None:
     bolt = build_app(settings.slack_bot_token, settings.slack_signing_secret,
                      settings.slack_api_base, on_reply, on_command, Desk(services))
 
+    @bolt.error
+    async def on_error(error: Exception) -> BoltResponse | None:
+        """Redis unreachable inside a listener: 503 with Retry-After (Slack retries events),
+        not bolt's bare 500."""
+        if isinstance(error, UNAVAILABLE):
+            log.warning("redis.unavailable", path="/slack/events", error=type(error).__name__)
+            return BoltResponse(status=503, body=json.dumps(
+                {"error": f"storage unavailable, retry later ({type(error).__name__})"}),
+                headers={"Content-Type": "application/json",
+                         "Retry-After": str(RETRY_AFTER)})
+        log.error("slack.listener_failed", error=type(error).__name__, exc_info=error)
+        return None
+
     async def events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        """Signature on the raw bytes, then decoding and shape (4xx with the reason), then
+        bolt."""
+        raw = await request.read()
+        try:
+            requests.verify(settings.slack_signing_secret, request.headers, raw)
+            text = requests.decode(raw, request.charset)
+            requests.parse(text, request.content_type)
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
+                                            headers=request.headers)  # type: ignore[arg-type]
+        except requests.Refused as exc:
+            log.warning("slack.refused", status=exc.status, reason=str(exc))
+            return error(exc.status, str(exc))
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            # bolt reads team, enterprise, user and channel ids from the payload as it builds
+            # the request; a payload whose fields have the wrong types stops it here
+            return error(400, f"malformed Slack payload ({type(exc).__name__})")
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     app.router.add_post("/slack/events", events)

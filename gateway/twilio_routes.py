@@ -1,7 +1,9 @@
 """Twilio webhooks: incoming messages and message status callbacks.
 
-Order of checks: signature (403, nothing touched), shape (400 with the reason), campaign
-(404), then one Lua script stores everything; only then does Twilio get its empty TwiML.
+Order of checks: the body decodes as UTF-8 (415 for another charset, 400 for bad bytes: the
+signature covers the decoded parameters, so they come first), signature (403, nothing touched),
+shape (400 with the reason), campaign (404), then one Lua script stores everything; only then
+does Twilio get its empty TwiML.
 """
 
 from __future__ import annotations
@@ -9,7 +11,14 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from channels.twilio.inbound import BadWebhook, parse_message, parse_status, signature_valid
+from channels.twilio.inbound import (
+    BadWebhook,
+    UnsupportedCharset,
+    parse_form,
+    parse_message,
+    parse_status,
+    signature_valid,
+)
 from gateway.services import SERVICES, error
 
 log = structlog.get_logger("twilio")
@@ -22,10 +31,15 @@ async def verified_form(request: web.Request) -> dict[str, str]:
     settings = request.app[SERVICES].settings
     if request.content_type != FORM:
         raise web.HTTPBadRequest(reason=f"expected {FORM}, got {request.content_type or 'none'}")
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    url = settings.callback_url(request.path_qs)
-    if not signature_valid(settings.twilio_auth_token, url, form,
-                           request.headers.get("X-Twilio-Signature", "")):
+    try:
+        form = parse_form(await request.read(), request.charset)
+    except UnsupportedCharset as exc:
+        raise web.HTTPUnsupportedMediaType(reason=str(exc)) from None
+    except BadWebhook as exc:
+        raise web.HTTPBadRequest(reason=str(exc)) from None
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not any(signature_valid(settings.twilio_auth_token, url, form, signature)
+               for url in settings.signed_urls(request.path_qs)):
         log.warning("twilio.bad_signature", path=request.path)
         raise web.HTTPForbidden(reason="invalid or missing X-Twilio-Signature")
     return form

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-ROLES = ("admin", "supervisor", "agent", "auditor", "marketing")
 
 
 class ConfigError(ValueError):
@@ -190,8 +189,14 @@ class Agent(_Strict):
 Role = Literal["admin", "supervisor", "agent", "auditor", "marketing"]
 
 
+class History(_Strict):
+    enabled: bool = Field(False, description="agents with the history grant may browse the "
+                          "attendance history (seed 000, H1; off by default)")
+
+
 class Workspace(_Strict):
     name: str = "Relay Desk"
+    history: History = History()
     owner_assigners: tuple[Role, ...] = Field(
         ("admin", "supervisor"), description="roles that may set owners and exclusive agents "
         "(admin always may; seed 003)")

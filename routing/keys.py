@@ -125,6 +125,14 @@ class Keys:
     def dept_queue(self, campaign: str, dept: str) -> str:
         return f"{self.prefix}dept:{campaign}/{dept}:queue"
 
+    def people(self, vid: str) -> str:
+        """Agents who interacted with a conversation (assignee, replied, note, transfer)."""
+        return f"{self.prefix}conv:{vid}:people"
+
+    def history(self, agent_id: str) -> str:
+        """The agent's closed tickets (``cid|vid`` by closing time), for 90 days."""
+        return f"{self.prefix}agent:{agent_id}:history"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
 

@@ -60,14 +60,46 @@ def _need(p: Principal, ws: Workspace, allowed: set[str], what: str) -> str | No
     return f"{what} needs one of the roles {sorted(allowed)}"
 
 
-def may_assign_owners(p: Principal, ws: Workspace) -> str | None:
-    """Owners and exclusive agents (seed 003, O5: configurable roles; admin always)."""
-    return _need(p, ws, {"admin", *ws.owner_assigners}, "assigning owners")
+def may_assign_owners(p: Principal, ws: Workspace, campaigns: set[str] | None = None,
+                      runtime: dict[str, str] | None = None) -> str | None:
+    """Owners and exclusive agents (seed 003, O5). The ``owner_assigners`` roles (admin always)
+    may everywhere; the per-campaign "assign owners" grant within its campaign: ``campaigns``
+    are the campaigns the change touches (see ``owner_campaigns``), and a grant in any of them
+    allows it. ``None`` asks whether the principal may assign owners anywhere at all."""
+    allowed = {"admin", *ws.owner_assigners}
+    if roles(p, ws) & allowed:
+        return None
+    if campaigns is None:
+        if p.kind == "agent" and any(
+                "assign_owners" in effective_grants(ws, p.agent, c.id, runtime)
+                for c in ws.campaigns):
+            return None
+        where = "in some campaign"
+    else:
+        if any(has_grant(p, ws, c, "assign_owners", runtime) for c in campaigns):
+            return None
+        where = ("in " + " or ".join(sorted(campaigns))) if campaigns else "in some campaign"
+    return (f"assigning owners needs one of the roles {sorted(allowed)} or the "
+            f"\"assign owners\" permission {where}")
 
 
-def may_read_audit(p: Principal, ws: Workspace) -> str | None:
-    """A contact's audit trail (owner, exclusive agent and data changes): owner assigners,
-    supervisors, auditors, admins."""
+def owner_campaigns(ws: Workspace, owner_type: str, owner_id: str) -> set[str]:
+    """The campaigns an owner routes in, which an "assign owners" grant must cover: a
+    department's campaign; for an agent, every campaign they serve; none when unassigned."""
+    if owner_type == "department":
+        return {owner_id.partition("/")[0]}
+    if owner_type == "agent":
+        agent = ws.agent(owner_id)
+        return {ref.partition("/")[0] for ref in agent.departments} if agent else set()
+    return set()
+
+
+def may_read_audit(p: Principal, ws: Workspace, runtime: dict[str, str] | None = None
+                   ) -> str | None:
+    """A contact's audit trail (owner, exclusive agent and data changes): owner assigners
+    (roles, or the "assign owners" grant in some campaign), supervisors, auditors, admins."""
+    if may_assign_owners(p, ws, None, runtime) is None:
+        return None
     return _need(p, ws, {*READING, *ws.owner_assigners}, "reading a contact's audit trail")
 
 
@@ -162,3 +194,37 @@ def may_view(p: Principal, ws: Workspace, campaign: str) -> str | None:
     if agent and any(ref.startswith(campaign + "/") for ref in agent.departments):
         return None
     return _need(p, ws, READING, f"viewing {campaign}'s contacts (you do not serve it)")
+
+
+def may_view_history(p: Principal, ws: Workspace, campaign: str,
+                     runtime: dict[str, str] | None = None) -> str | None:
+    """The History button (A10, H2): the campaign's "history" grant; admins always."""
+    if has_grant(p, ws, campaign, "history", runtime):
+        return None
+    return f"the contact's history needs the \"history\" permission in {campaign}"
+
+
+def may_note(p: Principal, ws: Workspace, campaign: str) -> str | None:
+    """Internal notes: agents who serve the conversation's campaign, supervisors, admins."""
+    agent = ws.agent(p.agent) if p.kind == "agent" else None
+    if agent and any(ref.startswith(campaign + "/") for ref in agent.departments):
+        return None
+    return _need(p, ws, SUPERVISING, f"writing notes in {campaign} (you do not serve it)")
+
+
+def may_send_files(p: Principal, ws: Workspace, campaign: str,
+                   runtime: dict[str, str] | None = None) -> str | None:
+    """A5: files (uploads, gallery media) need the campaign's ``attachments`` option and the
+    agent's "attachments" grant in it (admins have every grant, not the option)."""
+    camp = ws.campaign(campaign)
+    label = camp.label if camp else campaign
+    option = camp is not None and camp.options.attachments
+    grant = has_grant(p, ws, campaign, "attachments", runtime)
+    if option and grant:
+        return None
+    if not option and not grant:
+        return (f"{label} does not allow sending files to customers, and you do not have the "
+                f"\"attachments\" permission there")
+    if not option:
+        return f"{label} does not allow sending files to customers"
+    return f"sending files needs the \"attachments\" permission in {label}"

@@ -111,6 +111,14 @@ class Decision(Result):
 
 
 @dataclass(frozen=True)
+class HistoryContacts(Result):
+    """An agent's history: (contact id, last closing time as text), most recent first."""
+
+    contacts: tuple[list[str], ...] = ()
+    tickets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StatusApplied(Result):
     """A Twilio status callback: changed, unchanged or early (before the sid was recorded)."""
 

@@ -20,6 +20,7 @@ from routing.results import (
     AgentChanged,
     ContactChanged,
     Decision,
+    HistoryContacts,
     Inbound,
     Moved,
     Replied,
@@ -53,7 +54,7 @@ def script_source(name: str) -> str:
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
-           "contact_edit", "remind", "slack_failed")
+           "contact_edit", "remind", "history", "history_contact", "slack_failed")
 
 T = TypeVar("T")
 #: What a store method gives: the value itself with a sync client, an awaitable with asyncio.
@@ -62,6 +63,12 @@ Maybe = T | Awaitable[T]
 
 async def _parsed(raw: Awaitable[Any], parse: Callable[[Any], T]) -> T:
     return parse(await raw)
+
+
+def _rows(rows: list[Any], fields: list[str] | None) -> list[dict[str, str]]:
+    if not fields:
+        return rows
+    return [{f: v for f, v in zip(fields, row, strict=True) if v is not None} for row in rows]
 
 
 class Store:
@@ -77,10 +84,6 @@ class Store:
         stamp = time.time() if now is None else now
         raw = self._scripts[name](keys=[self.keys.seq],
                                   args=[self.keys.prefix, repr(stamp), *args])
-        return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
-
-    def _then(self, raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
-        """Parse a plain command's answer, now or once awaited."""
         return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
 
     # -- writes ---------------------------------------------------------------------------
@@ -163,10 +166,11 @@ class Store:
                          require_status)
 
     def move(self, vid: str, actor: str, kind: str, target: str, note: str,
-             default_department: str = "") -> Maybe[Moved]:
+             default_department: str = "", now: float | None = None) -> Maybe[Moved]:
         """Reassign / transfer. kind: reassign | transfer_agent | transfer_campaign; outcome
         moved | closed | same_agent | target_unavailable."""
-        return self._run("move", Moved.parse, vid, actor, kind, target, note, default_department)
+        return self._run("move", Moved.parse, vid, actor, kind, target, note, default_department,
+                         now=now)
 
     def escalate(self, vid: str, actor: str, escalation: str, note: str) -> Maybe[Result]:
         return self._run("escalate", Result.parse, vid, actor, escalation, note)
@@ -179,6 +183,19 @@ class Store:
         """outcome edited | phone_taken (``contact`` is whose phone it is)."""
         flat = [x for pair in changes.items() for x in pair]
         return self._run("contact_edit", ContactChanged.parse, cid, actor, vid, *flat)
+
+    def history(self, agent: str, campaigns: list[str], now: float | None = None
+                ) -> Maybe[HistoryContacts]:
+        """The contacts in an agent's attendance history through tickets in these campaigns,
+        most recent first (reads only)."""
+        return self._run("history", HistoryContacts.parse, agent, *campaigns, now=now)
+
+    def history_contact(self, agent: str, cid: str, campaigns: list[str],
+                        now: float | None = None) -> Maybe[HistoryContacts]:
+        """A contact's visible tickets for an agent's history; outcome ``served`` or
+        ``not_served`` (reads only)."""
+        return self._run("history_contact", HistoryContacts.parse, agent, cid, *campaigns,
+                         now=now)
 
     def remind(self, vid: str, due: float) -> Maybe[Result]:
         """Mark a reminder for the assignee of a waiting customer, once per wait; ``due`` is
@@ -326,6 +343,19 @@ class Store:
         if newest:
             return self.redis.zrevrange(self.keys.contact_convs(cid), 0, newest - 1)
         return self.redis.zrange(self.keys.contact_convs(cid), 0, -1)
+
+    def hashes(self, keys: list[str], fields: list[str] | None = None) -> Any:
+        """Many hashes in one round trip: all fields, or the named ones (as dicts)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            if fields:
+                pipe.hmget(key, fields)
+            else:
+                pipe.hgetall(key)
+        raw = pipe.execute()
+        if inspect.isawaitable(raw):
+            return _parsed(raw, lambda rows: _rows(rows, fields))
+        return _rows(raw, fields)
 
     def contact_notes(self, cid: str) -> Any:
         return self.redis.xrange(self.keys.contact_notes(cid))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -47,3 +48,13 @@ async def async_redis(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Red
 @pytest.fixture
 def workspace() -> Workspace:
     return load_config(EXAMPLE_CONFIG)
+
+
+@pytest.fixture(autouse=True)
+def _logging_handlers_do_not_outlive_a_test() -> Iterator[None]:
+    """``gateway.logs.configure`` puts a handler on the root logger writing to the test's
+    captured stderr; later tests must not write to it once it is closed."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h).__module__ == "gateway.logs"]:
+        root.removeHandler(handler)

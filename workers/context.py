@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import redis
 import requests
 from slack_sdk import WebClient
 from twilio.rest import Client
 
+from channels.media import media_key
 from channels.twilio.client import make_client
 from routing.config import Campaign, Workspace
+from routing.connection import sync_client
 from routing.store import Store
 from workers.dispatch import Dispatcher
 
@@ -50,7 +51,7 @@ class Context:
     status_callback_url: str
     http: requests.Session
     public_url: str = ""
-    media_secret: str = ""
+    media_secret: bytes = b""  # channels.media.media_key of the Twilio auth token
     sandbox: bool = False
     slack_pacing: SlackPacing = SlackPacing()
 
@@ -69,20 +70,24 @@ class Context:
     def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
               queue: str, twilio_sid: str, twilio_token: str, twilio_api_base: str,
               slack_token: str, slack_api_base: str, public_url: str,
-              sandbox: bool = False, slack_pacing: SlackPacing | None = None) -> Context:
-        # No retry handler for 429s: the SDK's would sleep inside the worker. Jobs pace their
-        # posts and reschedule themselves when Slack (or the pacing) says wait.
+              sandbox: bool = False, twilio_overrides: str = "",
+              slack_pacing: SlackPacing | None = None) -> Context:
+        """``twilio_overrides``: Twilio connection overrides for our status callbacks (the
+        URL fragment, e.g. ``rc=5&rp=all``), so Twilio retries them through an outage.
+        No retry handler for Slack's 429s: the SDK's would sleep inside the worker; jobs pace
+        their posts and reschedule themselves when Slack (or the pacing) says wait."""
         slack = WebClient(token=slack_token, base_url=slack_api_base, timeout=10)
         return cls(
             workspace=workspace,
-            store=Store(redis.Redis.from_url(redis_url, decode_responses=True), namespace),
+            store=Store(sync_client(redis_url, decode_responses=True), namespace),
             twilio=make_client(twilio_sid, twilio_token, twilio_api_base),
             slack=slack,
-            dispatcher=Dispatcher(redis.Redis.from_url(rq_redis_url), queue),
-            status_callback_url=f"{public_url}/twilio/status",
+            dispatcher=Dispatcher(sync_client(rq_redis_url), queue),
+            status_callback_url=f"{public_url}/twilio/status" + (
+                "#" + twilio_overrides.lstrip("#") if twilio_overrides else ""),
             http=requests.Session(),
             public_url=public_url,
-            media_secret=twilio_token,
+            media_secret=media_key(twilio_token),
             sandbox=sandbox,
             slack_pacing=slack_pacing or SlackPacing.from_env(),
         )

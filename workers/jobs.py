@@ -15,7 +15,9 @@ and tells supervisors (``report_problem``); the outbox goes on.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,13 +84,26 @@ def _post(ctx: Context, channel: str, **message: object) -> dict:
 
 
 @contextmanager
-def locked(ctx: Context, name: str) -> Iterator[None]:
-    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=60, blocking_timeout=10)
+def locked(ctx: Context, name: str, lease: float = 10.0) -> Iterator[None]:
+    """A short lease, renewed while the body runs: a worker killed (-9) while holding it
+    blocks the conversation for at most ``lease`` seconds, not a minute."""
+    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=lease, blocking_timeout=10)
     if not lock.acquire():
         raise Busy(name)
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease / 3):
+            with contextlib.suppress(Exception):  # a Redis blip: the next renewal may pass
+                lock.reacquire()
+
+    renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+    renewer.start()
     try:
         yield
     finally:
+        done.set()
+        renewer.join()
         lock.release()
 
 
@@ -133,6 +148,61 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
         return job
 
     return wrap
+
+
+def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
+               entries: list[str] | None = None, **shown: object) -> dict:
+    """``chat.postMessage`` (paced, see ``_post``) that a crash between posting and recording
+    cannot double: the attempt is marked first, the post carries ``ident`` (and the outbox
+    ``entries`` it shows) in its metadata, and an attempt that finds an earlier mark looks for
+    that post in Slack before posting again. The answer's ``entries`` are those the post shows
+    (a post found again may show fewer than this attempt would have coalesced)."""
+    mark = ctx.store.keys.lock(f"posting:{ident}")
+    now = time.time()
+    fresh = ctx.store.redis.set(mark, f"{now:.6f}", nx=True, ex=86400)
+    if not fresh:
+        since = float(ctx.store.redis.get(mark) or now) - 2  # clock skew with Slack
+        found = _find_post(ctx, ident, channel, thread_ts, since)
+        if found:
+            ts, payload = found
+            log.info("slack.post_found", ident=ident, ts=ts)
+            shown_entries = str(payload.get("entries") or "")
+            return {"channel": channel, "ts": ts,
+                    "entries": shown_entries.split(",") if shown_entries else entries}
+    payload = {"id": ident, **({"entries": ",".join(entries)} if entries else {})}
+    try:
+        posted = _post(ctx, channel, thread_ts=thread_ts, **shown,
+                       metadata={"event_type": "relaydesk_post", "event_payload": payload})
+    except Throttled:
+        if fresh:  # nothing was posted: the next attempt need not look for it
+            ctx.store.redis.delete(mark)
+        raise
+    return {"channel": posted["channel"], "ts": posted["ts"], "entries": entries}
+
+
+def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
+               since: float, pages: int = 10) -> tuple[str, dict] | None:
+    """The ts of the post carrying ``ident`` made since ``since``, if Slack has it. A busy
+    thread has many posts in that window: follow the cursor (a few pages at most)."""
+    args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
+            "limit": 200}
+    cursor = None
+    for _ in range(pages):
+        try:
+            found = (ctx.slack.conversations_replies(ts=thread_ts, cursor=cursor, **args)
+                     if thread_ts else ctx.slack.conversations_history(cursor=cursor, **args))
+        except SlackApiError as exc:  # cannot look: post again rather than block the outbox
+            log.warning("slack.post_lookup_failed", ident=ident,
+                        error=exc.response.get("error"))
+            return None
+        for message in found.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("id") == ident:
+                return str(message["ts"]), payload
+        cursor = (found.get("response_metadata") or {}).get("next_cursor")
+        if not found.get("has_more") or not cursor:
+            return None
+    return None
 
 
 def _conversation(ctx: Context, vid: str) -> Conversation:
@@ -210,7 +280,8 @@ def _post_card(ctx: Context, conv: Conversation) -> None:
     """A conversation's first card; what its new thread needs to know first (history, the
     transfer) is posted next, as its own paced post."""
     started = time.time()
-    posted = _post(ctx, _slack_channel(ctx, conv), **_card(ctx, conv))
+    posted = _post_once(ctx, f"card:{conv.id}", _slack_channel(ctx, conv), None,
+                        **_card(ctx, conv))
     conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
     ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts, context=True)
     conv.extra["slack_context"] = "due"
@@ -261,12 +332,14 @@ def _post_batch(ctx: Context, conv: Conversation, batch: list[tuple[str, Message
     if msg is None:
         [(_, event)] = ctx.store.event(conv.id, entry[len(NOTICE):]) or [("", {})]
         channel, _, ts = event.get("thread", "").partition("|")
-        return _post(ctx, channel or conv.slack_channel, thread_ts=ts or conv.slack_ts,
-                     text=render.notice(event, ctx.workspace.name_of,
-                                        lambda c: _campaign_label(ctx, c))[:render.MAX_TEXT])
+        return _post_once(
+            ctx, f"entry:{conv.id}:{entry}", channel or conv.slack_channel, ts or conv.slack_ts,
+            text=render.notice(event, ctx.workspace.name_of,
+                               lambda c: _campaign_label(ctx, c))[:render.MAX_TEXT])
     shown = (render.customer_replies([(m.body, m.media) for _, m in batch if m])
              if msg.direction == "in" else render.bot_reply(msg.body))
-    return _post(ctx, conv.slack_channel, thread_ts=conv.slack_ts, **shown)
+    return _post_once(ctx, f"entry:{conv.id}:{entry}", conv.slack_channel, conv.slack_ts,
+                      entries=[e for e, _ in batch], **shown)
 
 
 def _park(ctx: Context, conv: Conversation, entries: list[str], error: str,
@@ -303,6 +376,7 @@ def relay_to_slack(ctx: Context, vid: str) -> None:
                 raise
             _park(ctx, conv, entries, _slack_error(exc), conv.slack_channel)
             continue
+        entries = posted.get("entries") or entries[:1]
         ctx.store.relayed(vid, entries, posted["channel"], posted["ts"])
         log.info("slack.relayed", conversation=vid, entries=len(entries))
 

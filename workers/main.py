@@ -1,29 +1,51 @@
-"""The worker process: RQ ``SimpleWorker``s (jobs run in-process, no fork per job) with RQ's
-scheduler for retry backoff and rescheduled (throttled) jobs, and the sweeper thread.
+"""The worker process: RQ ``SimpleWorker``s (jobs run in-process, no fork per job), the
+scheduler thread for retry backoff and rescheduled (throttled) jobs, and the sweeper thread.
 
 Outbound work is mostly waiting on Twilio, Slack and bots over HTTP, so one process runs
 ``WORKER_THREADS`` workers (default 4), each taking jobs from the queue on its own thread: a
 slow provider answer holds one thread, not the process. Jobs of one conversation still run one
 at a time (its lock), so order is kept; more processes scale the same way.
+
+Nothing here forks, so a ``kill -9`` of the worker leaves nothing behind. If Redis goes away,
+RQ's work loop gives up; each worker's loop waits for Redis and starts a fresh worker, so the
+process survives a Redis restart; only a signal (or ``--burst``) ends it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+from typing import Any
 
 import redis
+import structlog
 from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
+from routing.connection import sync_client
 from workers.context import Context, install
 from workers.jobs import remind_waiting
+from workers.scheduler import Scheduler
 from workers.sweeper import Sweeper
+
+log = structlog.get_logger("worker")
 
 DEFAULT_THREADS = 4
 
 
-class ThreadWorker(SimpleWorker):
+class Worker(SimpleWorker):
+    """Remembers that it was told to stop (SIGINT/SIGTERM), as opposed to losing Redis."""
+
+    signalled = False
+    max_connection_wait_time = 2.0  # RQ's default backs off up to 60 s once Redis is back
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.signalled = True
+        super().request_stop(signum, frame)
+
+
+class ThreadWorker(Worker):
     """A worker on a thread other than the main one: no signal handlers (only the main thread
     may set them; the main worker's shutdown stops these), timeouts by timer."""
 
@@ -37,26 +59,69 @@ def worker_threads() -> int:
     return max(1, int(os.environ.get("WORKER_THREADS", DEFAULT_THREADS)))
 
 
+def wait_for_redis(connection: redis.Redis, every: float = 0.5,
+                   stopped: threading.Event | None = None) -> None:
+    while not (stopped and stopped.is_set()):
+        try:
+            connection.ping()
+            return
+        except redis.RedisError:
+            time.sleep(every)
+
+
+def _serve(queue: str, connection: redis.Redis, burst: bool, stopped: threading.Event,
+           current: list[Worker]) -> None:
+    """A thread's worker loop: like the main one, restarted after Redis comes back."""
+    while not stopped.is_set():
+        worker = ThreadWorker([Queue(queue, connection=connection)], connection=connection)
+        current[:] = [worker]
+        try:
+            worker.work(burst=burst, logging_level="WARNING")
+        except redis.RedisError as exc:
+            log.warning("worker.redis_error", error=type(exc).__name__)
+        if burst or stopped.is_set():
+            return
+        wait_for_redis(connection, stopped=stopped)
+
+
 def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
-        burst: bool = False, threads: int | None = None) -> None:
+        burst: bool = False, sweeper_grace: float = 30.0, threads: int | None = None) -> None:
     install(context)
-    connection = redis.Redis.from_url(rq_redis_url)
-    sweeper = Sweeper(context.store, context.dispatcher,
+    connection = sync_client(rq_redis_url, socket_timeout=None)  # RQ sets its own
+    sweeper = Sweeper(context.store, context.dispatcher, grace=sweeper_grace,
                       also=lambda: remind_waiting(context))
-    sweeper.start()
-    others = [ThreadWorker([Queue(queue, connection=connection)], connection=connection)
-              for _ in range((threads or worker_threads()) - 1)]
-    running = [threading.Thread(target=w.work, name=f"worker-{i + 1}", daemon=True,
-                                kwargs={"burst": burst, "logging_level": "WARNING"})
-               for i, w in enumerate(others)]
+    scheduler = Scheduler(queue, connection)
+    if burst:
+        scheduler.tick()  # what is due now, once
+    else:
+        sweeper.start()
+        scheduler.start()
+    stopped = threading.Event()
+    others: list[list[Worker]] = [[] for _ in range((threads or worker_threads()) - 1)]
+    running = [threading.Thread(target=_serve, name=f"worker-{i + 1}", daemon=True,
+                                args=(queue, connection, burst, stopped, current))
+               for i, current in enumerate(others)]
     for thread in running:
         thread.start()
     try:
-        worker = SimpleWorker([Queue(queue, connection=connection)], connection=connection)
-        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        while True:
+            worker = Worker([Queue(queue, connection=connection)], connection=connection)
+            try:
+                worker.work(burst=burst, logging_level="WARNING")
+            except redis.RedisError as exc:  # registering or tearing down without Redis
+                log.warning("worker.redis_error", error=type(exc).__name__)
+            if burst or worker.signalled:
+                return
+            log.warning("worker.restarting", reason="redis unreachable")
+            wait_for_redis(connection)
     finally:
-        for w in others:  # warm stop: each finishes the job it is running
-            w._stop_requested = True
+        stopped.set()
+        for current in others:  # warm stop: each finishes the job it is running
+            for w in current:
+                w._stop_requested = True
         for thread in running:
             thread.join(timeout=None if burst else 10)
         sweeper.stopped.set()
+        scheduler.stopped.set()
+        if scheduler.is_alive():
+            scheduler.join(timeout=2)  # releases the lease so the next worker need not wait

@@ -7,6 +7,7 @@ its 200; Slack's retries are deduplicated on ``event_id`` by the handler.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -32,6 +33,11 @@ class DeskHandler(Protocol):
 
     async def submit(self, client: AsyncWebClient, callback: str, slack_user: str,
                      view: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def home(self, client: AsyncWebClient, slack_user: str, state: str = "") -> None: ...
+
+    async def history_view(self, client: AsyncWebClient, action: str, slack_user: str,
+                           value: str, trigger_id: str) -> None: ...
 COMMAND = "/relaydesk"
 
 # Message subtypes that are not a person writing in a thread (file_share is one: kept).
@@ -95,6 +101,31 @@ def build_app(token: str, signing_secret: str, api_base: str, on_reply: ReplyHan
             channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
             await client.chat_postEphemeral(channel=channel, user=body["user"]["id"],
                                             text=refusal)
+
+    @app.event("app_home_opened")
+    async def home_opened(body: dict[str, Any], client: AsyncWebClient) -> None:
+        event = body.get("event") or {}
+        if event.get("tab", "home") == "home":
+            await desk.home(client, str(event.get("user", "")))
+
+    @app.action("rd_hist_page")
+    async def history_page(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await desk.home(client, body["user"]["id"], body["actions"][0].get("value", ""))
+
+    @app.action(re.compile(r"^rd_hist_(search|contact|ticket)$"))
+    async def history_open(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = body["actions"][0]
+        await desk.history_view(client, action["action_id"], body["user"]["id"],
+                                action.get("value", ""), body["trigger_id"])
+
+    @app.view("rd_hist_search")
+    async def history_search(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        query = (((body["view"].get("state") or {}).get("values") or {}).get("q") or {})
+        await desk.home(client, body["user"]["id"], json.dumps(
+            {"page": 1, "q": (query.get("q") or {}).get("value") or "", "sort": "recent"}))
 
     @app.action("agent")  # the assign modal's select: pre-fill the note
     async def agent_chosen(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:

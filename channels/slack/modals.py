@@ -7,6 +7,7 @@ under a ``callback_id`` named after its action.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from channels.slack.escape import escape
@@ -110,7 +111,10 @@ def close_modal(vid: str, typifications: list[tuple[str, tuple[str, ...]]]) -> d
 
 
 def contact_modal(vid: str, contact: dict[str, str], owner: str, exclusive: dict[str, str],
-                  notes: list[tuple[str, str]], editable: bool) -> dict[str, Any]:
+                  notes: list[tuple[str, str]], editable: bool,
+                  ownership: Ownership | None = None) -> dict[str, Any]:
+    """The contact's data (inputs when ``editable``), owner and exclusive agents (selects
+    when ``ownership`` says what the viewer may choose), and every agent's notes."""
     facts = [f"*Owner:* {escape(owner)}",
              "*Exclusive agents:* " + (", ".join(f"{escape(a)} ({c})" for c, a in
                                                   exclusive.items()) or "none")]
@@ -118,28 +122,54 @@ def contact_modal(vid: str, contact: dict[str, str], owner: str, exclusive: dict
     info = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(facts)}},
             {"type": "section", "text": {"type": "mrkdwn",
                                          "text": "*Agents' notes*\n" + (notes_text or "none")}}]
+    selects = []
+    if ownership is not None:
+        selects = [_select("owner", "Owner", ownership.owners[:100], ownership.owner),
+                   _select("exclusive", f"Exclusive agent in {ownership.campaign}",
+                           ownership.agents[:100], ownership.exclusive)]
     fields = [("name", "Name"), ("phone", "Phone"), ("email", "Email"),
               ("document", "Document")]
     if not editable:
         lines = "\n".join(f"*{label}:* {escape(contact.get(key, '')) or '—'}"
-                          for key, label in fields)
+                           for key, label in fields)
         return _modal("rd_contact", vid, "Contact", [
-            {"type": "section", "text": {"type": "mrkdwn", "text": lines}}, *info], None)
+            {"type": "section", "text": {"type": "mrkdwn", "text": lines}}, *selects, *info],
+            "Review changes" if selects else None)
     inputs = [{"type": "input", "block_id": key, "label": _text(label), "optional": key != "phone",
                "element": {"type": "plain_text_input", "action_id": key,
                            **({"initial_value": contact[key]} if contact.get(key) else {})}}
               for key, label in fields]
-    return _modal("rd_contact", vid, "Contact", [*inputs, *info], "Review changes")
+    return _modal("rd_contact", vid, "Contact", [*inputs, *selects, *info], "Review changes")
 
 
-def confirm_modal(vid: str, cid: str, changes: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """E4: the edit is applied only after this confirmation."""
-    lines = "\n".join(f"*{field}:* {escape(old) or '—'} → {escape(new) or '—'}"
-                      for field, (old, new) in changes.items())
-    view = _modal("rd_contact_confirm", vid, "Confirm changes", [
-        {"type": "section", "text": {"type": "mrkdwn", "text": lines}}], "Save")
+@dataclass(frozen=True)
+class Ownership:
+    """What an owner assigner may choose in the Contact modal: owners (``agent:ana``,
+    ``department:care/front``, ``unassigned``) and exclusive agents of the campaign (``none``),
+    as (value, label), with the current ones."""
+
+    campaign: str
+    owners: list[tuple[str, str]]
+    owner: str
+    agents: list[tuple[str, str]]
+    exclusive: str
+
+
+def confirm_modal(vid: str, cid: str, changes: dict[str, tuple[str, str]],
+                  ownership: dict[str, str] | None = None,
+                  ownership_lines: list[str] = (), stays: str = "") -> dict[str, Any]:
+    """E4: the edit is applied only after this confirmation; so are owner and exclusive-agent
+    changes (``ownership`` their new values, ``ownership_lines`` how they read, ``stays``
+    where the open conversation stays)."""
+    lines = "\n".join([f"*{field}:* {escape(old) or '—'} → {escape(new) or '—'}"
+                       for field, (old, new) in changes.items()] + list(ownership_lines))
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": lines}}]
+    if stays:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": stays}]})
+    view = _modal("rd_contact_confirm", vid, "Confirm changes", blocks, "Save")
     view["private_metadata"] = json.dumps({"vid": vid, "cid": cid,
-                                           "changes": {f: n for f, (_, n) in changes.items()}})
+                                           "changes": {f: n for f, (_, n) in changes.items()},
+                                           **(ownership or {})})
     return view
 
 

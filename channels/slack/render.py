@@ -194,8 +194,9 @@ REFUSALS = {
                     "the customer. Ask them or a supervisor to reassign it to you.",
     "not_an_agent": "You are not a Relay Desk agent, so your reply was not sent to the customer.",
     "closed": "This conversation is closed; your reply was not sent.",
-    "attachments_refused": "{detail} does not allow sending files to customers; your "
-                           "message was not sent.",
+    "attachments_refused": "Your message was not sent: {detail}.",
+    "note_refused": "Your note was not saved: {detail}.",
+    "cannot_claim": "Your reply was not sent to the customer: {detail}.",
     "window_closed": "More than 24 hours have passed since the customer's last WhatsApp "
                      "message, so a free-form reply cannot be sent. Send an approved template "
                      "(active message) to reopen the conversation.",
@@ -255,6 +256,22 @@ def notice(event: dict[str, str], name_of: Callable[[str], str],
                                        event.get("subtypification", "")) if x)
         return (f":white_check_mark: {who} closed this conversation: "
                 f"{escape(label or 'no typification')}" + (f". {escape(note)}" if note else "."))
+    if kind == "owner_set":
+        def label(value: str) -> str:
+            otype, _, oid = value.partition(":")
+            return owner_label(otype, oid, name_of)
+        return (f":bust_in_silhouette: {who} set the contact's owner to "
+                f"{escape(label(event.get('to', '')))} (was {escape(label(event.get('from', '')))})"
+                ". This conversation stays where it is; the owner takes the next ones.")
+    if kind == "exclusive_set":
+        where = escape(campaign_label(event.get("campaign", "")))
+        new, old = event.get("to", ""), event.get("from", "")
+        change = (f"made {escape(name_of(new))} the contact's exclusive agent in {where}" if new
+                  else f"removed the contact's exclusive agent in {where}")
+        return (f":lock: {who} {change}" + (f" (was {escape(name_of(old))})" if old else "")
+                + ". This conversation stays where it is.")
+    if kind == "claimed":
+        return f":raising_hand: {who} took this conversation by replying."
     if kind == "contact_edited":
         fields = ", ".join(event.get("fields", "").split(",")) or "nothing"
         return f":pencil2: {who} edited the contact ({fields})."
@@ -307,7 +324,10 @@ def slack_problem(error: str, vid: str, what: str, channel: str, assignee: str) 
 
 USAGE = ("Usage: `/relaydesk online`, `/relaydesk away`, `/relaydesk offline`, "
          "`/relaydesk status`, `/relaydesk mine` (your conversations) or `/relaydesk gallery` "
-         "(the resources you can send with `;key`).")
+         "(the resources you can send with `;key`); owner assigners also "
+         "`/relaydesk owner …` and `/relaydesk exclusive …`.")
+OWNERSHIP_USAGE = ("Usage: `/relaydesk owner <phone|contact> <agent|campaign/department|none>` "
+                   "or `/relaydesk exclusive <phone|contact> <campaign> <agent|none>`.")
 NOT_AN_AGENT = ("You are not a Relay Desk agent; ask an admin to add your Slack user to the "
                 "config.")
 
@@ -340,3 +360,47 @@ def gallery(campaigns: list[tuple[str, dict[str, str], list[tuple[str, str, str]
         if items:
             lines.append(f"*{escape(label)}*\n" + "\n".join(items))
     return "\n".join(lines) or "Your campaigns have no resources yet."
+
+
+def not_done(error: Exception) -> str:
+    """A use case could not be done (not a permission): what is wrong."""
+    return f"Not done: {getattr(error, 'reason', str(error))}."
+
+
+def change_line(what: str, old: str, new: str) -> str:
+    """One line of a confirmation: ``*owner:* Ana → department care/front``."""
+    return f"*{escape(what)}:* {escape(old) or '—'} → {escape(new) or '—'}"
+
+
+def stays(where: str) -> str:
+    """Owner and exclusive-agent changes route next conversations; the open one stays."""
+    return (f"This conversation stays where it is ({escape(where)}); the change routes the "
+            "contact's next conversations.")
+
+
+def where_now(status: str, who: str) -> str:
+    if status == "assigned":
+        return f"assigned to {who}"
+    if status == "waiting":
+        return f"waiting for {who}"
+    return {"queued": "waiting in a department queue", "bot": "with the bot",
+            "unassigned": "unassigned"}.get(status, status)
+
+
+def ownership_confirm(what: str, opened: list[tuple[str, str]], command: str) -> str:
+    """O2/A14: a change for a contact with open conversations is confirmed first."""
+    convs = ", ".join(f"{vid} ({escape(where)})" for vid, where in opened)
+    return (f"{escape(what)}? The contact has {len(opened)} open conversation(s): {convs}. "
+            "They stay where they are; the change routes the contact's next conversations. "
+            f"To go ahead: `{command}`")
+
+
+def owner_set(contact: str, label: str) -> str:
+    return (f"Owner of {escape(contact)} is now {escape(label)}. Their next conversations "
+            "are routed by it.")
+
+
+def exclusive_set(contact: str, campaign: str, agent: str) -> str:
+    if agent:
+        return f"{escape(agent)} is now the exclusive agent of {escape(contact)} in {campaign}."
+    return f"{escape(contact)} has no exclusive agent in {campaign} now."

@@ -6,8 +6,10 @@ query), not the URL this process sees, so the check holds behind a TLS-terminati
 
 from __future__ import annotations
 
+import codecs
 import hmac
 from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
 from twilio.request_validator import RequestValidator
 
@@ -15,16 +17,48 @@ from routing.config import e164
 from routing.types import InboundMessage, Media
 
 MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+MAX_FIELDS = 200  # a message webhook has about 20; media adds 2 each
+CHARSETS = {"utf-8", "ascii"}  # Twilio sends UTF-8 (ASCII is a subset)
 
 
 class BadWebhook(ValueError):
     """The request is malformed; the message says what is wrong (sent back with a 400)."""
 
 
+class UnsupportedCharset(BadWebhook):
+    """The body is declared in a charset we do not read (sent back with a 415)."""
+
+
+def charset_of(declared: str | None) -> str:
+    """The codec for a declared charset (none means UTF-8), if it is UTF-8 or ASCII."""
+    try:
+        name = codecs.lookup(declared or "utf-8").name
+    except LookupError:
+        name = ""
+    if name not in CHARSETS:
+        raise UnsupportedCharset(f"unsupported charset {declared!r}: send UTF-8")
+    return name
+
+
+def parse_form(raw: bytes, declared_charset: str | None) -> dict[str, str]:
+    """A form-encoded body, decoded strictly: bytes or %-escapes that are not valid UTF-8 are
+    refused, never replaced (the signature is computed over what Twilio meant)."""
+    charset = charset_of(declared_charset)
+    try:
+        text = raw.decode(charset).rstrip()
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict",
+                          max_num_fields=MAX_FIELDS)
+    except UnicodeDecodeError:
+        raise BadWebhook(f"the body is not valid {charset.upper()}") from None
+    except ValueError:
+        raise BadWebhook(f"more than {MAX_FIELDS} form fields") from None
+    return dict(pairs)
+
+
 def signature_valid(auth_token: str, url: str, params: Mapping[str, str], signature: str) -> bool:
     """One HMAC for the exact public URL (the usual case); then the SDK's full check, which
     also accepts the URL with or without an explicit default port."""
-    if not signature:
+    if not signature or not signature.isascii():  # a base64 HMAC is ASCII
         return False
     validator = RequestValidator(auth_token)
     expected = validator.compute_signature(url, dict(params))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import openapi
+from gateway.api.common import authenticate
+
+__all__ = ["authenticate", "setup"]
 
 
 def setup(app: web.Application) -> None:

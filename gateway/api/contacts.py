@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.common import ApiError, allow, body, principal, services
+from gateway.api.common import ApiError, body, principal, services
 from gateway.api.models import BulkOwner, Exclusive, Owner
 from routing import actions
-from routing.permissions import may_assign_owners
 
 
 async def _one_owner(request: web.Request, owner: Owner) -> web.Response:
@@ -63,12 +62,7 @@ async def get_audit(request: web.Request) -> web.Response:
 
 async def get_contact(request: web.Request) -> web.Response:
     svc, who = services(request), await principal(request)
-    allow(may_assign_owners(who, svc.workspace))
-    ref = actions.contact_ref(request.match_info["contact"])
-    cid = ref if ref.startswith("c") else await svc.store.contact_id(ref)
-    data = await svc.store.contact_hash(cid) if cid else {}
-    if not data:
-        raise ApiError(404, f"no contact {request.match_info['contact']!r}")
+    data = await actions.read_owners(svc.ctx, who, request.match_info["contact"])
     exclusive = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("exclusive:")}
     return web.json_response({
         "id": data["id"], "name": data.get("name", ""), "phone": data.get("phone", ""),

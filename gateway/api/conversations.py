@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.common import body, principal, services
-from gateway.api.models import Close, Handoff, Message
+from gateway.api.models import Close, Escalate, Handoff, Message
 from routing import actions
 from routing.results import Decision
 
@@ -51,6 +51,17 @@ async def post_close(request: web.Request) -> web.Response:
                                           req.subtypification, req.note))
     return web.json_response({"conversation": vid, "status": "closed",
                               "assigned_next": list(closed.assigned)})
+
+
+async def post_escalate(request: web.Request) -> web.Response:
+    """S6 by people: what the card's Escalate button does."""
+    svc, who = services(request), await principal(request)
+    vid = request.match_info["conversation"]
+    await actions.conversation(svc.ctx, vid)
+    req = await body(request, Escalate)
+    svc.done(await actions.escalate(svc.ctx, who, vid, req.type, req.note))
+    return web.json_response({"conversation": vid, "priority": "escalated",
+                              "escalation": req.type})
 
 
 async def dry_run(request: web.Request) -> web.Response:

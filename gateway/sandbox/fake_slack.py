@@ -114,7 +114,10 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "views.push": self._views_open,
             "users.info": self._users_info,
+            "conversations.history": lambda p: self._read(p, thread=False),
+            "conversations.replies": lambda p: self._read(p, thread=True),
         }
 
     def app(self) -> web.Application:
@@ -312,9 +315,29 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "team": self.team_id,
             "reactions": self._reactions.setdefault((channel, ts), []),
+            "metadata": params.get("metadata"),
         }
         self.messages[(channel, ts)] = msg
         return {"channel": channel, "ts": ts, "message": self._public(msg)}
+
+    def _read(self, params: Params, thread: bool) -> Params:
+        """conversations.history (top-level, newest first) and .replies (a thread, oldest
+        first); ``oldest`` and ``include_all_metadata`` as Slack has them."""
+        channel = _need(params, "channel", "channel_not_found")
+        parent = _need(params, "ts", "thread_not_found") if thread else None
+        oldest = float(params.get("oldest") or 0)
+        found = [m for (chan, ts), m in self.messages.items() if chan == channel
+                 and float(ts) >= oldest and (m.get("thread_ts") == parent or ts == parent
+                                              if thread else not m.get("thread_ts"))]
+        found.sort(key=lambda m: float(m["ts"]), reverse=not thread)
+        with_metadata = str(params.get("include_all_metadata")).lower() in ("true", "1")
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)  # the cursor is an offset here
+        page, more = found[start:start + limit], len(found) > start + limit
+        return {"messages": [self._public(m) | ({"metadata": m["metadata"]} if with_metadata
+                                                and m.get("metadata") else {}) for m in page],
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _update(self, params: Params) -> Params:
         channel = self._channel(params)

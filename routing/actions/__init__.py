@@ -10,10 +10,16 @@ checked the same way wherever it is asked for. Each use case checks permission
 from routing.actions.agents import set_capacity, set_grants, set_presence
 from routing.actions.bot import bot_message, handoff
 from routing.actions.contacts import (
+    check_exclusive,
+    check_owner,
     contact_audit,
     contact_ref,
     edit_contact,
+    open_conversations,
+    owner_value,
+    read_owners,
     review_contact_edit,
+    review_ownership,
     set_exclusive,
     set_owner,
 )
@@ -27,12 +33,14 @@ from routing.actions.conversations import (
     transfer_to_agent,
     transfer_to_campaign,
 )
+from routing.actions.history import history_contact, history_contacts, history_ticket
 from routing.actions.thread import note, reply, send_saved
 
 __all__ = [
-    "Ctx", "assign", "bot_message", "close", "contact_audit", "contact_ref", "conversation",
-    "dry_run", "edit_contact", "escalate", "handoff", "note", "principal_of_slack",
-    "read_conversation", "reply", "review_contact_edit", "send_saved", "set_capacity",
-    "set_exclusive", "set_grants", "set_owner", "set_presence", "transfer_to_agent",
-    "transfer_to_campaign",
+    "Ctx", "assign", "bot_message", "check_exclusive", "check_owner", "close", "contact_audit",
+    "contact_ref", "conversation", "dry_run", "edit_contact", "escalate", "handoff",
+    "history_contact", "history_contacts", "history_ticket", "note", "open_conversations",
+    "owner_value", "principal_of_slack", "read_conversation", "read_owners", "reply",
+    "review_contact_edit", "review_ownership", "send_saved", "set_capacity", "set_exclusive",
+    "set_grants", "set_owner", "set_presence", "transfer_to_agent", "transfer_to_campaign",
 ]

@@ -11,7 +11,8 @@ import dataclasses
 
 from routing.actions.context import Ctx
 from routing.config import Agent, Campaign
-from routing.results import Replied, Result
+from routing.permissions import Principal, may_note, may_send_files
+from routing.results import Replied
 from routing.types import AgentReply, Media
 
 #: Content types of gallery resources that declare none (A6).
@@ -28,27 +29,44 @@ async def _writer(ctx: Ctx, written: AgentReply) -> tuple[Agent | None, str, Cam
     return ctx.workspace.agent_by_slack(written.slack_user), vid, campaign
 
 
+async def _files_refused(ctx: Ctx, agent: Agent, vid: str, campaign: Campaign | None
+                         ) -> Replied | None:
+    """A5: files need the campaign's option and the agent's "attachments" grant there."""
+    if campaign is None:
+        return None
+    refusal = may_send_files(Principal("agent", agent.label, agent=agent.id), ctx.workspace,
+                             campaign.id, await ctx.store.grants(agent.id))
+    return Replied("attachments_refused", conversation=vid, detail=refusal) if refusal else None
+
+
 async def reply(ctx: Ctx, written: AgentReply) -> Replied:
-    """Send the agent's reply to the customer, if they are its assignee and the channel allows
-    it now; files only where the campaign allows attachments (A5)."""
+    """Send the agent's reply to the customer, if they are its assignee (or claim it: see
+    agent_reply.lua) and the channel allows it now; files only where the campaign allows
+    attachments and the agent has the "attachments" grant (A5)."""
     agent, vid, campaign = await _writer(ctx, written)
     if not vid:
         return Replied("no_conversation")
     if agent is None:
         return Replied("not_an_agent", conversation=vid)
-    if written.media and campaign is not None and not campaign.options.attachments:
-        return Replied("attachments_refused", conversation=vid, detail=campaign.label)
+    if written.media and (refused := await _files_refused(ctx, agent, vid, campaign)):
+        return refused
     return await ctx.store.agent_reply(written, agent.id)
 
 
-async def note(ctx: Ctx, written: AgentReply, text: str) -> Result:
-    """S1: an internal note, recorded with the conversation and the contact, never sent."""
-    agent, vid, _ = await _writer(ctx, written)
+async def note(ctx: Ctx, written: AgentReply, text: str) -> Replied:
+    """S1: an internal note, recorded with the conversation and the contact, never sent;
+    only from agents who serve the conversation's campaign, supervisors and admins."""
+    agent, vid, campaign = await _writer(ctx, written)
     if not vid:
-        return Result("no_conversation")
+        return Replied("no_conversation")
     if agent is None:
-        return Result("not_an_agent")
-    return await ctx.store.note(vid, agent.id, text.strip(), written.event_id)
+        return Replied("not_an_agent", conversation=vid)
+    refusal = may_note(Principal("agent", agent.label, agent=agent.id), ctx.workspace,
+                       campaign.id if campaign else "")
+    if refusal:
+        return Replied("note_refused", conversation=vid, detail=refusal)
+    noted = await ctx.store.note(vid, agent.id, text.strip(), written.event_id)
+    return Replied(noted.outcome, jobs=noted.jobs, conversation=vid)
 
 
 async def send_saved(ctx: Ctx, written: AgentReply, key: str) -> Replied:
@@ -63,6 +81,8 @@ async def send_saved(ctx: Ctx, written: AgentReply, key: str) -> Replied:
     elif resource is not None and resource.kind == "text":
         saved = dataclasses.replace(written, text=resource.text)
     elif resource is not None:
+        if refused := await _files_refused(ctx, agent, vid, campaign):
+            return refused
         media = (Media(resource.content_type or MEDIA_TYPES[resource.kind], resource.url),)
         saved = dataclasses.replace(written, text=resource.text, media=media)
     else:

@@ -17,7 +17,12 @@ redis.call('HSET', conv, 'status', 'closed', 'closed_at', NOW, 'typification', t
 redis.call('HDEL', K.open, c[2] .. '|' .. c[3])
 notice(vid, 'type', 'closed', 'actor', actor, 'typification', typ, 'subtypification', sub,
        'note', note)
-mark('card', vid)
+mark_card(vid)
+-- Everyone who served it finds the contact in their history (from 3 h after now, for 90 days).
+for _, agent in ipairs(redis.call('SMEMBERS', K.people(vid))) do
+  redis.call('ZADD', K.history(agent), NOW, c[2] .. '|' .. vid)
+  redis.call('ZREMRANGEBYSCORE', K.history(agent), '-inf', NOW - HISTORY_DAYS)
+end
 local assigned = {}
 if freed ~= '' then
   assigned = fill(freed, 'capacity freed (conversation ' .. vid .. ' closed)')

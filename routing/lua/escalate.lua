@@ -16,6 +16,6 @@ if q and q ~= '' then
   enqueue_at(vid, q)  -- re-score: escalated first
 end
 notice(vid, 'type', 'escalated', 'actor', actor, 'escalation', etype, 'note', note)
-mark('card', vid)
+mark_card(vid)
 mark('escalation', vid)
 return reply('escalated')

@@ -27,6 +27,17 @@ function K.inbox(agent) return P .. 'agent:' .. agent .. ':inbox' end
 function K.dept_members(ref) return P .. 'dept:' .. ref .. ':members' end
 function K.dept_queue(ref) return P .. 'dept:' .. ref .. ':queue' end
 function K.unassigned(campaign) return P .. 'unassigned:' .. campaign end
+function K.people(vid) return P .. 'conv:' .. vid .. ':people' end
+function K.history(agent) return P .. 'agent:' .. agent .. ':history' end
+
+-- The attendance history (H3, H6): 90 days, and a ticket counts 3 hours after it closed.
+local HISTORY_DAYS, HISTORY_DELAY = 90 * 86400, 3 * 3600
+
+-- An agent interacted with a conversation (assignee, replied, wrote a note, received a
+-- transfer): on close, it enters their history.
+local function interacted(vid, agent)
+  redis.call('SADD', K.people(vid), agent)
+end
 
 -- Work marks. Every effect outside Redis (a Slack post, a Twilio send, a card update, a DM, a
 -- bot delivery, a supervisors' post, a status reaction) is marked in the pending set by the
@@ -51,6 +62,17 @@ local function mark(kind, id)
   else
     redis.call('ZADD', K.pending, NOW, member)
     table.insert(MARKS, member)
+  end
+end
+
+-- The card shows the conversation's state: re-render it; before it is posted, the Slack relay
+-- posts it with the current state (so a new conversation costs no extra job).
+local function mark_card(vid)
+  local ts = redis.call('HGET', K.conv(vid), 'slack_ts')
+  if ts and ts ~= '' then
+    mark('card', vid)
+  else
+    mark('slack', vid)
   end
 end
 
@@ -99,7 +121,7 @@ local function mark_contact_cards(cid)
   for _, vid in ipairs(redis.call('ZRANGE', K.contact_convs(cid), 0, -1)) do
     local status = redis.call('HGET', K.conv(vid), 'status')
     if status and status ~= 'closed' then
-      mark('card', vid)
+      mark_card(vid)
     end
   end
 end
@@ -160,6 +182,7 @@ local function queue_outbound(vid, author, text, media, extra)
              'body', text, 'media', media, 'status', 'queued', 'created_at', NOW, unpack(extra))
   if author ~= 'bot' then
     redis.call('HSETNX', K.conv(vid), 'first_response_at', NOW)
+    interacted(vid, author)
   end
   redis.call('HSET', K.conv(vid), 'last_message_at', NOW)
   redis.call('HDEL', K.conv(vid), 'reminded_at')

@@ -40,7 +40,7 @@ else
   notice(vid, 'type', etype, 'actor', actor, 'from', old, 'to', target, 'note', note)
   assign(vid, target, 'manual', actor .. ' ' .. etype .. ' it to ' .. target, '')
 end
-mark('card', vid)
+-- (the card: assign() and place() mark it)
 local assigned = {}
 if old ~= '' then
   assigned = fill(old, 'capacity freed (conversation ' .. vid .. ' ' .. etype .. ')')

@@ -10,6 +10,7 @@ if not cid then
   return reply('not_found')
 end
 event(vid, 'type', 'note', 'actor', actor, 'note', text)
+interacted(vid, actor)
 redis.call('XADD', K.contact_notes(cid), '*', 'at', NOW, 'actor', actor, 'conversation', vid,
            'note', text)
 return reply('noted')

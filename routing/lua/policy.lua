@@ -143,9 +143,10 @@ local function assign(vid, agent, rule, reason, skipped)
   redis.call('HINCRBY', K.agent(agent), 'load', 1)
   redis.call('HSET', K.agent(agent), 'last_assigned_at', NOW)
   redis.call('SADD', K.agent_open(agent), vid)
+  interacted(vid, agent)
   event(vid, 'type', 'assigned', 'actor', 'router', 'agent', agent, 'rule', rule,
         'reason', reason, 'skipped', skipped or '')
-  mark('card', vid)
+  mark_card(vid)
   mark('alert', vid)
 end
 
@@ -175,7 +176,7 @@ local function place(vid, d, skipped)
   end
   event(vid, 'type', d.action == 'bot' and 'bot' or 'queued', 'actor', 'router', 'rule', d.rule,
         'target', d.target, 'reason', d.reason, 'skipped', why)
-  mark('card', vid)
+  mark_card(vid)
   return ''
 end
 

@@ -32,7 +32,8 @@ DESK = parse_config({
     ],
     "agents": [
         {"id": "ana", "name": "Ana", "slack_user": "U0ANA", "departments": ["care/front"],
-         "roles": ["agent"], "presence": "online", "grants": {"care": ["edit_contact"]}},
+         "roles": ["agent"], "presence": "online",
+         "grants": {"care": ["edit_contact", "attachments", "history"]}},
         {"id": "bruno", "name": "Bruno", "slack_user": "U0BRUNO", "departments": ["care/front"],
          "roles": ["agent"]},
         {"id": "sofia", "name": "Sofía", "slack_user": "U0SOFIA", "departments": ["care/front"],

@@ -184,7 +184,7 @@ async def test_slack_bad_signature_is_refused(system: System) -> None:
     await customer_writes(system, whatsapp_form("SM" + "a" * 32, "hola"))
     card = parent(system, WA_CHANNEL)
     event = thread_reply_event("EvBad", WA_CHANNEL, card["ts"], "U0ANA", "hola")
-    assert (await system.post_slack(event, secret="wrong")).status == 401
+    assert (await system.post_slack(event, secret="wrong")).status == 403
     await system.drain()
     assert system.twilio.messages == []
 

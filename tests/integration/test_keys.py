@@ -29,6 +29,7 @@ def test_lua_and_python_build_the_same_key_names(sync_redis: redis.Redis) -> Non
         "K.dept_members('care/front')": k.dept_members("care", "front"),
         "K.dept_queue('care/front')": k.dept_queue("care", "front"),
         "K.unassigned('care')": k.unassigned("care"),
+        "K.people('v1')": k.people("v1"), "K.history('ana')": k.history("ana"),
     }
     lua = library_source() + "\nreturn {" + ", ".join(pairs) + "}"
     names = sync_redis.eval(lua, 1, k.seq, k.prefix, "0")

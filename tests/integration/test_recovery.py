@@ -4,6 +4,7 @@ behind a TLS proxy; cards follow the conversation's state."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from tests.integration.conftest import System
 from tests.signing import whatsapp_form
@@ -22,7 +23,7 @@ async def test_sweeper_enqueues_work_whose_job_was_lost(system: System) -> None:
     assert sweep_once(system.store, current().dispatcher, grace=30) == []  # too fresh
     requeued = sweep_once(system.store, current().dispatcher, grace=0)
     vid = stored.conversation
-    assert sorted(requeued) == [f"alert:{vid}", f"card:{vid}", f"slack:{vid}"]
+    assert sorted(requeued) == [f"alert:{vid}", f"slack:{vid}"]  # the relay posts the card
     await system.drain()
     texts = [m["text"] for m in system.slack.messages.values() if m.get("thread_ts")]
     assert texts == ["¿alguien?"]
@@ -57,3 +58,47 @@ async def test_card_is_updated_when_the_conversation_changes(system: System) -> 
     updated = system.slack.messages[key]
     assert "waiting in queue" in updated["text"] and "Ana Ruiz" not in updated["text"]
     assert card["ts"] == updated["ts"]
+
+
+class Crash(Exception):
+    """The worker dies right after Slack accepted a post, before it recorded the post."""
+
+
+async def test_a_crash_between_posting_and_recording_does_not_double_a_post(
+        system: System) -> None:
+    from workers.jobs import relay_to_slack
+
+    assert (await system.post_twilio("/twilio/messages",
+                                     whatsapp_form("SM" + "c" * 32, "only once"))).status == 200
+    await system.services.idle()
+    vid = next(job.args[0] for job in system.queue.jobs
+               if job.func_name.endswith("relay_to_slack"))
+    slack = current().slack
+    real, calls = slack.chat_postMessage, []
+
+    def post_then_crash(**kwargs: object) -> object:
+        calls.append(kwargs)
+        answer = real(**kwargs)
+        if len(calls) <= 2:  # the card, then the message: each accepted, never recorded
+            raise Crash
+        return answer
+
+    def busy_thread() -> None:  # 250 posts just before the message: the lookup must page
+        [card] = [m for m in system.slack.messages.values() if not m["thread_ts"]]
+        for i in range(250):
+            real(channel=card["channel"], thread_ts=card["ts"], text=f"filler {i}")
+
+    slack.chat_postMessage = post_then_crash
+    try:
+        with contextlib.suppress(Crash):
+            await asyncio.to_thread(relay_to_slack, vid)  # the card: posted, not recorded
+        await asyncio.to_thread(busy_thread)
+        with contextlib.suppress(Crash):
+            await asyncio.to_thread(relay_to_slack, vid)  # the message: posted, not recorded
+        await asyncio.to_thread(relay_to_slack, vid)  # the retry finds both posts
+    finally:
+        slack.chat_postMessage = real
+    posts = system.slack.calls_to("chat.postMessage")
+    assert len([p for p in posts if not p.get("thread_ts")]) == 1, "card posted twice"
+    assert [p["text"] for p in posts if p.get("thread_ts")
+            and not p["text"].startswith("filler")] == ["only once"]

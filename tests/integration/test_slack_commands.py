@@ -40,5 +40,5 @@ async def test_unknown_user_and_bad_words_get_help(system: System) -> None:
 
 
 async def test_unsigned_command_is_refused(system: System) -> None:
-    assert (await command(system, "U0DORA", "online", secret="wrong"))[0] == 401
+    assert (await command(system, "U0DORA", "online", secret="wrong"))[0] == 403
     assert system.store.redis.hget(system.store.keys.agent("dora"), "presence") == "offline"

@@ -290,3 +290,17 @@ async def test_the_sweeper_alone_completes_every_action(
     assert "Dora" in desk.card("C0SHOP", shop)["text"]
     assert sum("Escalation (complaint)" in p for p in desk.posts("C0SUPER")) == 2
     assert any("New conversation for you" in d for d in desk.dms("U0DORA"))
+
+    # A handoff nobody can take now: the card says it waits in the queue; when Dora frees up
+    # (she closes the first), she takes it.
+    await desk.customer(5, "otra compra", phone=OTHER, to=SHOP)
+    await desk.settle()
+    second = desk.conversation(OTHER, SHOP)
+    await desk.api("PUT", "/api/agents/dora/capacity", {"capacity": 1})
+    await desk.api("POST", f"/api/conversations/{second}/handoff",
+                   {"target": {"type": "department", "id": "desk"}}, token="bot")
+    await desk.settle()
+    assert "waiting in queue" in desk.card("C0SHOP", second)["text"]
+    await desk.api("POST", f"/api/conversations/{shop}/close", {"note": "listo"})
+    await desk.settle()
+    assert "Dora" in desk.card("C0SHOP", second)["text"]
