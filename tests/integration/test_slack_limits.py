@@ -268,3 +268,34 @@ async def test_a_429_on_a_card_update_is_rescheduled_not_slept_on(system: System
     await run_until_done(system, timeout=20)
     assert len(system.slack.calls_to("chat.update")) == 7
     assert "urgent" in json.dumps(card(system, WA)["blocks"])
+
+
+async def test_a_coalesced_post_found_again_after_a_crash_records_what_it_showed(
+        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker dies after Slack took a coalesced reply and before recording it; a message
+    arrives meanwhile. The retry finds the post (its metadata names the entries it showed),
+    records those, and posts only the new message: nothing doubled, nothing skipped."""
+    await write(system, 1, "hola")
+    await run_until_done(system)
+    store = current().store
+    real = store.relayed
+    crashes = []
+
+    def crash_once(vid: str, entries: list[str], channel: str, ts: str) -> object:
+        if not crashes:
+            crashes.append(entries)
+            raise ConnectionError("worker killed")
+        return real(vid, entries, channel, ts)
+
+    monkeypatch.setattr(store, "relayed", crash_once)
+    await write(system, 2, "dos")
+    await write(system, 3, "tres")
+    await system.drain()  # posts "dos" + "tres" together, then "dies"
+    assert crashes == [["m2", "m3"]]
+    await write(system, 4, "cuatro")
+    for job_id in system.queue.scheduled_job_registry.get_job_ids():  # RQ's retry, now
+        system.queue.scheduled_job_registry.remove(job_id)
+        system.queue.enqueue_job(system.queue.fetch_job(job_id))
+    await run_until_done(system)
+    assert shown(system, WA) == ["hola", "dos", "tres", "cuatro"]
+    assert system.store.redis.llen(system.store.keys.to_slack("v1")) == 0
