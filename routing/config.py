@@ -44,6 +44,16 @@ class _Strict(BaseModel):
 class Department(_Strict):
     id: Slug
     name: str = ""
+    slack_channel: str | None = Field(
+        None, description="Slack channel for this department's conversation threads (default: "
+        "the campaign's), to spread a busy campaign over several channels")
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _slack_channel(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_CHANNEL.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (like C0123ABCD)")
+        return value
 
 
 class Typification(_Strict):
@@ -235,6 +245,11 @@ class Campaign(_Strict):
     def label(self) -> str:
         """How people see the campaign: its name, or its id."""
         return self.name or self.id
+
+    def channel_for(self, department: str | None) -> str:
+        """Where a conversation's thread goes: its department's channel, if it has one."""
+        dept = self.department(department) if department else None
+        return (dept.slack_channel if dept else None) or self.slack_channel
 
     def department(self, ref: str) -> Department | None:
         """A department by id, bare (``billing``) or qualified (``support-wa/billing``)."""

@@ -145,10 +145,6 @@ class Keys:
         """Every bulk by creation time."""
         return f"{self.prefix}bulks"
 
-    def pace(self, sender: str) -> str:
-        """The token bucket of one sending number (shared by every worker)."""
-        return f"{self.prefix}pace:{sender}"
-
     def people(self, vid: str) -> str:
         """Agents who interacted with a conversation (assignee, replied, note, transfer)."""
         return f"{self.prefix}conv:{vid}:people"
@@ -159,3 +155,8 @@ class Keys:
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
+
+    def pace(self, resource: str) -> str:
+        """A token bucket (routing.pacing), shared by every worker: a sending number
+        (``+1415...``), ``slack:<channel>``, ``slack:workspace``."""
+        return f"{self.prefix}pace:{resource}"

@@ -10,6 +10,11 @@ once it would be full again, so keys cost nothing when unused. One key per paced
 a Slack channel (``…:pace:slack:C0SUPPORT``), a Twilio sender, a workspace. The key is used as
 given: put the caller's namespace (and hash tag) in it.
 
+``take(..., queue=True)`` is for many callers sharing a busy bucket (Slack: one channel, many
+conversations): a caller told to wait is given the next free slot after those already waiting,
+one per ``1 / rate`` seconds, so they come back one by one, not all at once to be told to wait
+again. Without ``queue`` (the default) waiting callers are not counted.
+
 Works with the sync and the asyncio redis-py clients alike: with the asyncio client ``take``
 returns an awaitable. ``now`` defaults to this host's clock; pass one clock for every caller
 of a bucket if hosts' clocks differ much.
@@ -46,11 +51,12 @@ async def _as_float(raw: Awaitable[Any]) -> float:
 
 
 def take(redis: Any, key: str, rate_per_second: float, burst: float,
-         now: float | None = None) -> float | Awaitable[float]:
-    """Take a token from ``key``; seconds to wait (0.0 = go, a token was taken)."""
+         now: float | None = None, queue: bool = False) -> float | Awaitable[float]:
+    """Take a token from ``key``; seconds to wait (0.0 = go, a token was taken). ``queue``:
+    a waiting caller gets the next free slot after the callers already waiting."""
     stamp = time.time() if now is None else now
     raw = _script(redis)(keys=[key], args=[repr(float(rate_per_second)), repr(float(burst)),
-                                           repr(float(stamp))])
+                                           repr(float(stamp)), "queue" if queue else ""])
     return _as_float(raw) if inspect.isawaitable(raw) else float(raw)
 
 
@@ -62,5 +68,6 @@ class Bucket:
             raise ValueError("a bucket needs rate_per_second > 0 and burst >= 1")
         self.rate, self.burst = rate_per_second, burst
 
-    def take(self, redis: Any, key: str, now: float | None = None) -> float | Awaitable[float]:
-        return take(redis, key, self.rate, self.burst, now)
+    def take(self, redis: Any, key: str, now: float | None = None, queue: bool = False
+             ) -> float | Awaitable[float]:
+        return take(redis, key, self.rate, self.burst, now, queue)

@@ -31,7 +31,7 @@ from routing.results import (
     Sent,
     StatusApplied,
 )
-from routing.types import AgentReply, InboundMessage, media_json
+from routing.types import AgentReply, InboundMessage, Work, media_json
 
 SID_TTL = 30 * 24 * 3600  # provider ids are remembered (dedupe, status callbacks) for 30 days
 EVENT_TTL = 7 * 24 * 3600  # Slack retries within hours; a week is plenty
@@ -58,7 +58,7 @@ def script_source(name: str) -> str:
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
            "exclusive", "dry_run", "handoff", "outbound", "move", "escalate", "note",
            "contact_edit", "remind", "history", "history_contact", "active_message",
-           "bulk_create", "bulk_claim", "bulk_sent", "bulk_cancel")
+           "bulk_create", "bulk_claim", "bulk_sent", "bulk_cancel", "slack_failed")
 
 T = TypeVar("T")
 #: What a store method gives: the value itself with a sync client, an awaitable with asyncio.
@@ -251,20 +251,32 @@ class Store:
 
     # -- what the workers record after a provider answered --------------------------------
 
-    def card_posted(self, vid: str, channel: str, ts: str) -> Any:
-        """The conversation's card is the parent of its thread; replies there are found by it."""
+    def card_posted(self, vid: str, channel: str, ts: str, context: bool = False) -> Any:
+        """The conversation's card is the parent of its thread; replies there are found by it.
+        ``context``: the new thread's context (history, transfer) is still to be posted."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.conv(vid), mapping={"slack_channel": channel, "slack_ts": ts})
+        pipe.hset(self.keys.conv(vid), mapping={"slack_channel": channel, "slack_ts": ts,
+                                                **({"slack_context": "due"} if context else {})})
         pipe.hset(self.keys.threads, f"{channel}|{ts}", vid)
         return pipe.execute()
 
-    def relayed(self, vid: str, entry: str, channel: str, ts: str) -> Any:
-        """The head of the Slack outbox was posted (a message keeps where it was shown)."""
+    def relayed(self, vid: str, entries: list[str], channel: str, ts: str,
+                outgoing: tuple[str, ...] = ()) -> list[str]:
+        """The first ``len(entries)`` entries of the Slack outbox were posted, together (a
+        message keeps where it was shown). Only the conversation's relay job, under its lock,
+        removes from the head, so the head is what it posted. Messages to the customer shown
+        here (``outgoing``: a bot's answer, an active message) now have a place for their
+        status reaction: its work is marked, and returned as the jobs to enqueue."""
         pipe = self.redis.pipeline(transaction=True)
-        if not entry.startswith(NOTICE):
-            pipe.hset(self.keys.msg(entry), mapping={"slack_ts": ts, "slack_channel": channel})
-        pipe.lpop(self.keys.to_slack(vid))
-        return pipe.execute()
+        for entry in entries:
+            if not entry.startswith(NOTICE):
+                pipe.hset(self.keys.msg(entry), mapping={"slack_ts": ts, "slack_channel": channel})
+        marks = [f"{Work.STATUS}:{mid}" for mid in outgoing]
+        if marks:
+            pipe.zadd(self.keys.pending, dict.fromkeys(marks, time.time()))
+        pipe.ltrim(self.keys.to_slack(vid), len(entries), -1)
+        pipe.execute()
+        return marks
 
     def begin_post(self, ident: str) -> float | None:
         """Mark an attempt to post ``ident`` to Slack (sync client): None for the first
@@ -275,6 +287,18 @@ class Store:
             return None
         return float(self.redis.get(key) or now)
 
+    def slack_failed(self, vid: str, entries: list[str], error: str, channel: str) -> Any:
+        """Slack refused these head entries for good: park them as failed and mark the report
+        to supervisors (slack_failed.lua)."""
+        return self._run("slack_failed", Result.parse, vid, error, channel, *entries)
+
+    def outbox_entries(self, vid: str, kind: str, count: int) -> Any:
+        """The first ``count`` entries of a conversation's outbox."""
+        return self.redis.lrange(f"{self.keys.conv(vid)}:to_{kind}", 0, count - 1)
+
+    def thread_context_posted(self, vid: str) -> Any:
+        return self.redis.hdel(self.keys.conv(vid), "slack_context")
+
     def delivered_to_bot(self, vid: str) -> Any:
         return self.redis.lpop(self.keys.to_bot(vid))
 
@@ -284,6 +308,9 @@ class Store:
 
     def shown_status(self, mid: str, label: str) -> Any:
         return self.redis.hset(self.keys.msg(mid), "shown_status", label)
+
+    def failure_notified(self, mid: str) -> Any:
+        return self.redis.hexists(self.keys.msg(mid), "failure_notified")
 
     def claim_failure_notice(self, mid: str) -> Any:
         """True once per message: whoever gets it explains the failure in the thread."""

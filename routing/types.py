@@ -45,6 +45,7 @@ class Work(StrEnum):
     ESCALATION = "escalation"  # tell the supervisors' channel
     BULK = "bulk"  # send one chunk of a bulk of active messages (b3.0: bulk b3, chunk 0)
     PROGRESS = "progress"  # show a bulk's progress in its requester's DM (b id)
+    PROBLEM = "problem"  # tell supervisors an entry could not be shown in Slack (<conv>/<event>)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import requests
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from twilio.rest import Client
 
 from channels.media import media_key
@@ -22,6 +21,25 @@ from workers.dispatch import Dispatcher
 from workers.metrics import MeteredWebClient
 
 SANDBOX_BOT_SECRET = "sandbox-bot-secret"  # used in sandbox mode when the env var is unset
+
+
+@dataclass(frozen=True)
+class SlackPacing:
+    """How fast workers post to Slack (chat.postMessage), shared by all of them through token
+    buckets in Redis (routing.pacing): Slack allows about one message per second per channel
+    with short bursts, and a few hundred per minute per workspace. Environment:
+    ``SLACK_CHANNEL_RATE``, ``SLACK_CHANNEL_BURST``, ``SLACK_WORKSPACE_PER_MINUTE``."""
+
+    channel_rate: float = 1.0
+    channel_burst: int = 3
+    workspace_per_minute: int = 300
+
+    @classmethod
+    def from_env(cls) -> SlackPacing:
+        env = os.environ
+        return cls(float(env.get("SLACK_CHANNEL_RATE", cls.channel_rate)),
+                   int(env.get("SLACK_CHANNEL_BURST", cls.channel_burst)),
+                   int(env.get("SLACK_WORKSPACE_PER_MINUTE", cls.workspace_per_minute)))
 
 
 @dataclass
@@ -37,6 +55,7 @@ class Context:
     media_secret: bytes = b""  # channels.media.media_key of the Twilio auth token
     sandbox: bool = False
     redis_url: str = ""  # for the asyncio use cases the worker runs (workers.homes)
+    slack_pacing: SlackPacing = SlackPacing()
 
     def bot_secret(self, campaign: Campaign) -> str:
         """The HMAC secret of a campaign's bot, from the env var its config names."""
@@ -53,11 +72,13 @@ class Context:
     def build(cls, *, workspace: Workspace, redis_url: str, rq_redis_url: str, namespace: str,
               queue: str, twilio_sid: str, twilio_token: str, twilio_api_base: str,
               slack_token: str, slack_api_base: str, public_url: str,
-              sandbox: bool = False, twilio_overrides: str = "") -> Context:
+              sandbox: bool = False, twilio_overrides: str = "",
+              slack_pacing: SlackPacing | None = None) -> Context:
         """``twilio_overrides``: Twilio connection overrides for our status callbacks (the
-        URL fragment, e.g. ``rc=5&rp=all``), so Twilio retries them through an outage."""
+        URL fragment, e.g. ``rc=5&rp=all``), so Twilio retries them through an outage.
+        No retry handler for Slack's 429s: the SDK's would sleep inside the worker; jobs pace
+        their posts and reschedule themselves when Slack (or the pacing) says wait."""
         slack = MeteredWebClient(token=slack_token, base_url=slack_api_base, timeout=10)
-        slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
         return cls(
             workspace=workspace,
             store=Store(sync_client(redis_url, decode_responses=True), namespace),
@@ -71,6 +92,7 @@ class Context:
             media_secret=media_key(twilio_token),
             sandbox=sandbox,
             redis_url=redis_url,
+            slack_pacing=slack_pacing or SlackPacing.from_env(),
         )
 
 

@@ -8,6 +8,10 @@ nothing is doubled.
 
 from __future__ import annotations
 
+import math
+import time
+from datetime import UTC, datetime
+
 import redis
 from rq import Queue, Retry
 
@@ -29,6 +33,7 @@ JOBS = {
     Work.ESCALATION: "workers.jobs.notify_supervisors",
     Work.BULK: "workers.bulk.send_chunk",
     Work.PROGRESS: "workers.bulk.show_progress",
+    Work.PROBLEM: "workers.jobs.report_problem",
 }
 
 
@@ -47,3 +52,12 @@ class Dispatcher:
             )
             for kind, _, ident in (m.partition(":") for m in members)
         ])
+
+    def later(self, seconds: float, member: str) -> None:
+        """Enqueue the job for a mark after ``seconds`` (a throttled job, instead of sleeping;
+        RQ's scheduler, which runs in the worker, moves it to the queue when due)."""
+        kind, _, ident = member.partition(":")
+        # RQ's scheduled registry counts whole seconds (it truncates): round up, never early.
+        when = datetime.fromtimestamp(math.ceil(time.time() + seconds), tz=UTC)
+        self.queue.enqueue_at(when, JOBS[Work(kind)], ident, retry=RETRY, result_ttl=0,
+                              failure_ttl=86400)

@@ -5,6 +5,12 @@ done (``settles``). Outboxes are per conversation and drained under a per-conver
 messages leave in the order they were written even with several workers. A transient failure
 raises, leaving the work where it was; RQ retries the job with backoff, and the sweeper
 re-enqueues a mark whose job was lost.
+
+Slack posts are paced (routing.pacing: a token bucket per channel and one for the workspace,
+shared by every worker). When the bucket or Slack itself (429) says wait, the job raises
+``Throttled`` before posting and is enqueued again for later: a worker never sleeps on Slack,
+so a throttled channel delays nothing else. A permanent Slack error parks the entry as failed
+and tells supervisors (``report_problem``); the outbox goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from channels.bot import webhook
 from channels.media import media_url
 from channels.slack import render
 from channels.twilio.send import PermanentSendError, reason, send_message
+from routing import pacing
 from routing.store import NOTICE
 from routing.types import Conversation, Message, Work
 from workers import metrics
@@ -34,6 +41,48 @@ log = structlog.get_logger("workers")
 
 class Busy(Exception):
     """Another worker holds the conversation's lock for too long; retry later."""
+
+
+class Throttled(Exception):
+    """Slack's posting rate (our pacing, or Slack's 429) says: not before ``wait`` seconds.
+    Raised before anything was posted; the job is enqueued again for then."""
+
+    def __init__(self, wait: float, channel: str = "") -> None:
+        super().__init__(f"throttled for {wait:.2f}s ({channel})")
+        self.wait, self.channel = wait, channel
+
+
+#: Slack errors that no retry will fix: the entry is parked as failed, not retried forever.
+PERMANENT_SLACK = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text",
+                   "channel_not_found", "not_in_channel", "is_archived", "invalid_arguments",
+                   "too_many_attachments", "restricted_action", "cannot_reply_to_message",
+                   "message_not_found", "thread_not_found", "msg_blocks_too_long"}
+
+
+def _slack_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", ""))
+
+
+def _post(ctx: Context, channel: str, **message: object) -> dict:
+    """chat.postMessage within Slack's posting rates: a token from the channel's bucket and
+    the workspace's (shared by all workers), else ``Throttled``; Slack's own 429 too."""
+    p, store = ctx.slack_pacing, ctx.store
+    # Many conversations share a channel: waiting jobs get successive slots (queue), so they
+    # come back one by one rather than all at once to be told to wait again.
+    wait = pacing.take(store.redis, store.keys.pace(f"slack:{channel}"), p.channel_rate,
+                       p.channel_burst, queue=True)
+    if not wait:
+        wait = pacing.take(store.redis, store.keys.pace("slack:workspace"),
+                           p.workspace_per_minute / 60, max(1, p.workspace_per_minute // 10))
+    if wait:
+        raise Throttled(float(wait), channel)
+    try:
+        return ctx.slack.chat_postMessage(channel=channel, **message)
+    except SlackApiError as exc:
+        if exc.response.status_code == 429:
+            retry_after = exc.response.headers.get("Retry-After", "1")
+            raise Throttled(float(retry_after), channel) from exc
+        raise
 
 
 @contextmanager
@@ -72,11 +121,30 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
         @functools.wraps(work)
         def job(ident: str) -> None:
             ctx = current()
+            member = f"{kind}:{ident}"
             while True:
                 started = time.time()
-                with locked(ctx, f"{lock or kind}:{ident}"):
-                    work(ctx, ident)
-                if ctx.store.settle(f"{kind}:{ident}", started) or once:
+                try:
+                    with locked(ctx, f"{lock or kind}:{ident}"):
+                        work(ctx, ident)
+                except (Throttled, SlackApiError) as exc:
+                    if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+                        # Another method's limit (chat.update, reactions): same as a post's.
+                        exc = Throttled(float(exc.response.headers.get("Retry-After", "1")))
+                    if isinstance(exc, Throttled):
+                        # Not slept on: the job comes back when Slack takes calls again. The
+                        # mark stays (touched, so the sweeper waits its grace from now).
+                        ctx.store.redis.zadd(ctx.store.keys.pending, {member: time.time()},
+                                             xx=True)
+                        ctx.dispatcher.later(exc.wait, member)
+                        log.info("slack.throttled", work=member, channel=exc.channel,
+                                 wait=round(exc.wait, 3))
+                        return
+                    if _slack_error(exc) not in PERMANENT_SLACK:
+                        raise
+                    # Nothing will change Slack's mind: settle rather than retry forever.
+                    log.warning("slack.refused", work=member, error=_slack_error(exc))
+                if ctx.store.settle(member, started) or once:
                     return
 
         return job
@@ -85,24 +153,37 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
 
 
 def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
-               **shown: object) -> dict:
-    """``chat.postMessage`` that a crash between posting and recording cannot double: the
-    attempt is marked first, the post carries ``ident`` in its metadata, and an attempt that
-    finds an earlier mark looks for that post in Slack before posting again."""
-    earlier = ctx.store.begin_post(ident)
-    if earlier is not None:
-        since = earlier - 2  # clock skew with Slack
+               entries: list[str] | None = None, **shown: object) -> dict:
+    """``chat.postMessage`` (paced, see ``_post``) that a crash between posting and recording
+    cannot double: the attempt is marked first, the post carries ``ident`` (and the outbox
+    ``entries`` it shows) in its metadata, and an attempt that finds an earlier mark looks for
+    that post in Slack before posting again. The answer's ``entries`` are those the post shows
+    (a post found again may show fewer than this attempt would have coalesced)."""
+    mark = ctx.store.keys.lock(f"posting:{ident}")
+    now = time.time()
+    fresh = ctx.store.redis.set(mark, f"{now:.6f}", nx=True, ex=86400)
+    if not fresh:
+        since = float(ctx.store.redis.get(mark) or now) - 2  # clock skew with Slack
         found = _find_post(ctx, ident, channel, thread_ts, since)
         if found:
-            log.info("slack.post_found", ident=ident, ts=found)
-            return {"channel": channel, "ts": found}
-    return ctx.slack.chat_postMessage(
-        channel=channel, thread_ts=thread_ts, **shown,
-        metadata={"event_type": "relaydesk_post", "event_payload": {"id": ident}})
+            ts, payload = found
+            log.info("slack.post_found", ident=ident, ts=ts)
+            shown_entries = str(payload.get("entries") or "")
+            return {"channel": channel, "ts": ts,
+                    "entries": shown_entries.split(",") if shown_entries else entries}
+    payload = {"id": ident, **({"entries": ",".join(entries)} if entries else {})}
+    try:
+        posted = _post(ctx, channel, thread_ts=thread_ts, **shown,
+                       metadata={"event_type": "relaydesk_post", "event_payload": payload})
+    except Throttled:
+        if fresh:  # nothing was posted: the next attempt need not look for it
+            ctx.store.redis.delete(mark)
+        raise
+    return {"channel": posted["channel"], "ts": posted["ts"], "entries": entries}
 
 
 def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
-               since: float, pages: int = 10) -> str | None:
+               since: float, pages: int = 10) -> tuple[str, dict] | None:
     """The ts of the post carrying ``ident`` made since ``since``, if Slack has it. A busy
     thread has many posts in that window: follow the cursor (a few pages at most)."""
     args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
@@ -117,8 +198,9 @@ def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
                         error=exc.response.get("error"))
             return None
         for message in found.get("messages") or []:
-            if ((message.get("metadata") or {}).get("event_payload") or {}).get("id") == ident:
-                return str(message["ts"])
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("id") == ident:
+                return str(message["ts"]), payload
         cursor = (found.get("response_metadata") or {}).get("next_cursor")
         if not found.get("has_more") or not cursor:
             return None
@@ -189,57 +271,146 @@ def _thread_context(ctx: Context, conv: Conversation) -> str | None:
 
 
 def _slack_channel(ctx: Context, conv: Conversation) -> str:
+    """Where a new conversation's thread goes: its department's channel, or its campaign's."""
     campaign = ctx.workspace.campaign(conv.campaign)
     if campaign is None:
         raise LookupError(f"conversation {conv.id}: campaign {conv.campaign!r} is not configured")
-    return campaign.slack_channel
+    return campaign.channel_for(conv.department)
 
 
 def _post_card(ctx: Context, conv: Conversation) -> None:
-    """A conversation's first card, with what its new thread needs to know first."""
+    """A conversation's first card; what its new thread needs to know first (history, the
+    transfer) is posted next, as its own paced post."""
     started = time.time()
     posted = _post_once(ctx, f"card:{conv.id}", _slack_channel(ctx, conv), None,
                         **_card(ctx, conv))
     conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
-    ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts)
+    ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts, context=True)
+    conv.extra["slack_context"] = "due"
     ctx.store.settle(f"{Work.CARD}:{conv.id}", started)  # posted with the current state
     log.info("slack.card_posted", conversation=conv.id, ts=conv.slack_ts)
+
+
+def _post_context(ctx: Context, conv: Conversation) -> None:
     if context := _thread_context(ctx, conv):
-        ctx.slack.chat_postMessage(channel=conv.slack_channel, thread_ts=conv.slack_ts,
-                                   text=context)
+        try:
+            _post(ctx, conv.slack_channel, thread_ts=conv.slack_ts,
+                  text=context[:render.MAX_TEXT])
+        except SlackApiError as exc:
+            if _slack_error(exc) not in PERMANENT_SLACK:
+                raise
+            # Earlier history is a courtesy; the conversation's own messages follow.
+            log.warning("slack.context_refused", conversation=conv.id, error=_slack_error(exc))
+    ctx.store.thread_context_posted(conv.id)
+    conv.extra.pop("slack_context", None)
 
 
-def _post_entry(ctx: Context, conv: Conversation, entry: str) -> dict:
-    """Post one entry of the Slack outbox: a message, or a notice of what someone did."""
-    if entry.startswith(NOTICE):
+#: Entries read ahead from the outbox to coalesce a backlog of customer messages.
+BATCH = 20
+
+
+def _batch(ctx: Context, vid: str) -> list[tuple[str, Message | None]]:
+    """The next entries to post as one reply: the head, and while it is a customer message,
+    the customer messages right after it that fit in one Slack message with it."""
+    out: list[tuple[str, Message | None]] = []
+    blocks = chars = 0
+    for entry in ctx.store.outbox_entries(vid, Work.SLACK, BATCH):
+        msg = None if entry.startswith(NOTICE) else _message(ctx, entry)
+        if msg is None or msg.direction != "in" or msg.choice:
+            return out or [(entry, msg)]
+        more_blocks, more_chars = render.blocks_needed(msg.body, msg.media)
+        if out and (blocks + more_blocks > render.MAX_BLOCKS
+                    or chars + more_chars + 1 > render.MAX_TEXT):
+            break
+        blocks, chars = blocks + more_blocks, chars + more_chars + 1
+        out.append((entry, msg))
+    return out
+
+
+def _post_batch(ctx: Context, conv: Conversation, batch: list[tuple[str, Message | None]]
+                ) -> dict:
+    """Post one reply: a notice of what someone did, a bot message, or customer messages."""
+    entry, msg = batch[0]
+    if msg is None:
         [(_, event)] = ctx.store.event(conv.id, entry[len(NOTICE):]) or [("", {})]
         channel, _, ts = event.get("thread", "").partition("|")
         return _post_once(
             ctx, f"entry:{conv.id}:{entry}", channel or conv.slack_channel, ts or conv.slack_ts,
             text=render.notice(event, ctx.workspace.name_of,
-                               lambda c: _campaign_label(ctx, c)))
-    msg = _message(ctx, entry)
-    shown = (render.customer_choice(msg.choice.kind, msg.choice.title, msg.choice.id)
-             if msg.direction == "in" and msg.choice
-             else render.customer_reply(msg.body, msg.media) if msg.direction == "in"
-             else render.active_message(ctx.workspace.name_of(msg.author), msg.template,
-                                        msg.body) if msg.template
-             else render.auto_reply(msg.body) if msg.author == "auto"
-             else render.bot_reply(msg.body))
+                               lambda c: _campaign_label(ctx, c))[:render.MAX_TEXT])
+    if msg.direction == "in" and not msg.choice:
+        shown = render.customer_replies([(m.body, m.media) for _, m in batch if m])
+    else:
+        shown = (render.customer_choice(msg.choice.kind, msg.choice.title, msg.choice.id)
+                 if msg.direction == "in" and msg.choice
+                 else render.active_message(ctx.workspace.name_of(msg.author), msg.template,
+                                            msg.body) if msg.template
+                 else render.auto_reply(msg.body) if msg.author == "auto"
+                 else render.bot_reply(msg.body))
     return _post_once(ctx, f"entry:{conv.id}:{entry}", conv.slack_channel, conv.slack_ts,
-                      **shown)
+                      entries=[e for e, _ in batch], **shown)
+
+
+def _park(ctx: Context, conv: Conversation, entries: list[str], error: str,
+          channel: str) -> None:
+    parked = ctx.store.slack_failed(conv.id, entries, error, channel)
+    ctx.dispatcher.enqueue(*parked.jobs)
+    log.warning("slack.parked", conversation=conv.id, entries=len(entries), error=error)
 
 
 @settles(Work.SLACK)
 def relay_to_slack(ctx: Context, vid: str) -> None:
-    """Post the conversation's card if it has none, then its queued messages and notices."""
+    """Post the conversation's card if it has none, then its queued messages and notices, a
+    backlog of customer messages coalesced into one reply. What Slack refuses for good is
+    parked (see ``_park``) and the next entry goes on."""
     conv = _conversation(ctx, vid)
     if not conv.slack_ts:
-        _post_card(ctx, conv)
-    while (entry := ctx.store.outbox_head(vid, Work.SLACK)) is not None:
-        posted = _post_entry(ctx, conv, entry)
-        ctx.store.relayed(vid, entry, posted["channel"], posted["ts"])
-        log.info("slack.relayed", conversation=vid, entry=entry)
+        try:
+            _post_card(ctx, conv)
+        except SlackApiError as exc:
+            if _slack_error(exc) not in PERMANENT_SLACK:
+                raise
+            # No thread can exist: what waits is parked; a later message tries again.
+            _park(ctx, conv, ctx.store.outbox_entries(vid, Work.SLACK, 1000),
+                  _slack_error(exc), _slack_channel(ctx, conv))
+            return
+    if conv.extra.get("slack_context"):
+        _post_context(ctx, conv)
+    while batch := _batch(ctx, vid):
+        entries = [entry for entry, _ in batch]
+        try:
+            posted = _post_batch(ctx, conv, batch)
+        except SlackApiError as exc:
+            if _slack_error(exc) not in PERMANENT_SLACK:
+                raise
+            _park(ctx, conv, entries, _slack_error(exc), conv.slack_channel)
+            continue
+        entries = posted.get("entries") or entries[:1]
+        outgoing = tuple(e for e, m in batch if m and m.direction == "out" and e in entries)
+        ctx.dispatcher.enqueue(*ctx.store.relayed(vid, entries, posted["channel"],
+                                                  posted["ts"], outgoing))
+        log.info("slack.relayed", conversation=vid, entries=len(entries))
+
+
+@settles(Work.PROBLEM, once=True)
+def report_problem(ctx: Context, ident: str) -> None:
+    """Slack refused something of a conversation for good: tell the supervisors' channel, or
+    the assignee by DM when there is none."""
+    vid, _, eid = ident.partition("/")
+    [(_, event)] = ctx.store.event(vid, eid) or [("", {})]
+    if not event:
+        return
+    conv = _conversation(ctx, vid)
+    count = len(event.get("entries", "").split(","))
+    what = "the conversation's card" if not conv.slack_ts else (
+        "a message" if count == 1 else f"{count} messages")
+    text = render.slack_problem(event.get("error", ""), vid, what, event.get("channel", ""),
+                                ctx.workspace.name_of(conv.assignee))
+    channel = ctx.workspace.supervisors_channel
+    if channel:
+        _post(ctx, channel, text=text)
+    elif conv.assignee:
+        _dm(ctx, conv.assignee, text)
 
 
 @settles(Work.TWILIO)
@@ -292,12 +463,13 @@ def show_status(ctx: Context, mid: str) -> None:
             _react(ctx, "reactions_remove", msg, render.STATUS_EMOJI[msg.shown_status],
                    {"no_reaction"})
         ctx.store.shown_status(mid, label)
-    if label == "failed" and ctx.store.claim_failure_notice(mid):
+    if label == "failed" and not ctx.store.failure_notified(mid):
         agent = ctx.workspace.agent(msg.author)
-        ctx.slack.chat_postMessage(
-            channel=msg.slack_channel, thread_ts=_conversation(ctx, msg.conv).slack_ts,
+        _post(  # may be throttled: the notice is claimed only once it is posted
+            ctx, msg.slack_channel, thread_ts=_conversation(ctx, msg.conv).slack_ts,
             text=render.failure_notice(agent.slack_user if agent else msg.author,
                                        msg.failure_reason or reason(msg.error_code)))
+        ctx.store.claim_failure_notice(mid)
 
 
 @settles(Work.CARD, lock=Work.SLACK)
@@ -312,7 +484,7 @@ def _dm(ctx: Context, agent_id: str, text: str) -> None:
     agent = ctx.workspace.agent(agent_id)
     if agent is not None:
         dm = ctx.slack.conversations_open(users=agent.slack_user)["channel"]["id"]
-        ctx.slack.chat_postMessage(channel=dm, text=text)
+        _post(ctx, dm, text=text)
 
 
 @settles(Work.ALERT, once=True)
@@ -322,7 +494,9 @@ def alert_agent(ctx: Context, vid: str) -> None:
     agent = ctx.workspace.agent(conv.assignee) if conv.status == "assigned" else None
     if agent is not None:
         campaign = ctx.workspace.campaign(conv.campaign)
-        where = f"Answer in its thread in <#{campaign.slack_channel}>." if campaign else ""
+        channel = conv.slack_channel or (campaign.channel_for(conv.department) if campaign
+                                         else "")
+        where = f"Answer in its thread in <#{channel}>." if channel else ""
         _dm(ctx, agent.id, render.assignment_alert(
             _contact_label(ctx.store.contact_hash(conv.contact), "a customer"),
             _campaign_label(ctx, conv.campaign), where))
@@ -385,7 +559,7 @@ def notify_supervisors(ctx: Context, vid: str) -> None:
     conv = _conversation(ctx, vid)
     if channel and conv.extra.get("priority") == "escalated":
         who = _contact_label(ctx.store.contact_hash(conv.contact), conv.contact)
-        ctx.slack.chat_postMessage(channel=channel, text=render.escalation_post(
+        _post(ctx, channel, text=render.escalation_post(
             conv.extra.get("escalation", "general"), vid, who, conv.slack_channel,
             ctx.workspace.name_of(conv.assignee)))
 

@@ -1,19 +1,27 @@
-"""The worker process: one RQ ``SimpleWorker`` (jobs run in-process, no fork per job), the
-scheduler thread for retry backoff, and the sweeper thread.
+"""The worker process: RQ ``SimpleWorker``s (jobs run in-process, no fork per job), the
+scheduler thread for retry backoff and rescheduled (throttled) jobs, and the sweeper thread.
+
+Outbound work is mostly waiting on Twilio, Slack and bots over HTTP, so one process runs
+``WORKER_THREADS`` workers (default 4), each taking jobs from the queue on its own thread: a
+slow provider answer holds one thread, not the process. Jobs of one conversation still run one
+at a time (its lock), so order is kept; more processes scale the same way.
 
 Nothing here forks, so a ``kill -9`` of the worker leaves nothing behind. If Redis goes away,
-RQ's work loop gives up; this loop waits for Redis and starts a fresh worker, so the process
-survives a Redis restart; only a signal (or ``--burst``) ends it.
+RQ's work loop gives up; each worker's loop waits for Redis and starts a fresh worker, so the
+process survives a Redis restart; only a signal (or ``--burst``) ends it.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Any
 
 import redis
 import structlog
 from rq import Queue, SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from routing.connection import sync_client
 from workers import homes, metrics
@@ -23,6 +31,8 @@ from workers.scheduler import Scheduler
 from workers.sweeper import Sweeper
 
 log = structlog.get_logger("worker")
+
+DEFAULT_THREADS = 4
 
 
 class Worker(SimpleWorker):
@@ -36,8 +46,23 @@ class Worker(SimpleWorker):
         super().request_stop(signum, frame)
 
 
-def wait_for_redis(connection: redis.Redis, every: float = 0.5) -> None:
-    while True:
+class ThreadWorker(Worker):
+    """A worker on a thread other than the main one: no signal handlers (only the main thread
+    may set them; the main worker's shutdown stops these), timeouts by timer."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def worker_threads() -> int:
+    return max(1, int(os.environ.get("WORKER_THREADS", DEFAULT_THREADS)))
+
+
+def wait_for_redis(connection: redis.Redis, every: float = 0.5,
+                   stopped: threading.Event | None = None) -> None:
+    while not (stopped and stopped.is_set()):
         try:
             connection.ping()
             return
@@ -45,8 +70,24 @@ def wait_for_redis(connection: redis.Redis, every: float = 0.5) -> None:
             time.sleep(every)
 
 
+def _serve(queue: str, connection: redis.Redis, burst: bool, stopped: threading.Event,
+           current: list[Worker]) -> None:
+    """A thread's worker loop: like the main one, restarted after Redis comes back."""
+    while not stopped.is_set():
+        worker = ThreadWorker([Queue(queue, connection=connection)], connection=connection)
+        current[:] = [worker]
+        try:
+            worker.work(burst=burst, logging_level="WARNING")
+        except redis.RedisError as exc:
+            log.warning("worker.redis_error", error=type(exc).__name__)
+        if burst or stopped.is_set():
+            return
+        wait_for_redis(connection, stopped=stopped)
+
+
 def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
-        burst: bool = False, sweeper_grace: float = 30.0, metrics_port: int = 0) -> None:
+        burst: bool = False, sweeper_grace: float = 30.0, metrics_port: int = 0,
+        threads: int | None = None) -> None:
     install(context)
     metrics.serve(metrics_port)
     connection = sync_client(rq_redis_url, socket_timeout=None)  # RQ sets its own
@@ -58,6 +99,13 @@ def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
     else:
         sweeper.start()
         scheduler.start()
+    stopped = threading.Event()
+    others: list[list[Worker]] = [[] for _ in range((threads or worker_threads()) - 1)]
+    running = [threading.Thread(target=_serve, name=f"worker-{i + 1}", daemon=True,
+                                args=(queue, connection, burst, stopped, current))
+               for i, current in enumerate(others)]
+    for thread in running:
+        thread.start()
     try:
         while True:
             worker = Worker([Queue(queue, connection=connection)], connection=connection)
@@ -70,6 +118,12 @@ def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
             log.warning("worker.restarting", reason="redis unreachable")
             wait_for_redis(connection)
     finally:
+        stopped.set()
+        for current in others:  # warm stop: each finishes the job it is running
+            for w in current:
+                w._stop_requested = True
+        for thread in running:
+            thread.join(timeout=None if burst else 10)
         sweeper.stopped.set()
         scheduler.stopped.set()
         if scheduler.is_alive():

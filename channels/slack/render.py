@@ -80,16 +80,74 @@ def card(conv: Conversation, contact_name: str, phone: str, campaign_name: str,
     }
 
 
-def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
-    """A customer message as a thread reply; media become links the agent can open."""
+#: Slack's limits on one message (chat.postMessage, Block Kit).
+MAX_TEXT = 40_000  # characters of ``text``
+MAX_BLOCKS = 50
+MAX_SECTION = 3_000  # characters of a section's text
+
+
+def chunks(text: str, size: int = MAX_SECTION) -> list[str]:
+    """``text`` in pieces of at most ``size`` characters, cut at a line break or a space when
+    there is one near the end, and never inside an escape (``&amp;``) or a link (``<...>``)."""
+    out = []
+    while len(text) > size:
+        cut = size
+        head = text[:cut]
+        amp, link = head.rfind("&"), head.rfind("<")
+        if amp > head.rfind(";"):
+            cut = amp
+        if link > head.rfind(">"):
+            cut = min(cut, link)
+        space = max(head.rfind("\n", 0, cut), head.rfind(" ", 0, cut))
+        if space > cut - 200:
+            cut = space + 1
+        if cut <= 0:  # one unbreakable run: cut it anyway
+            cut = size
+        out.append(text[:cut])
+        text = text[cut:]
+    return [*out, text] if text or not out else out
+
+
+def _sections(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": part}}
+            for part in chunks(text)]
+
+
+def customer_text(body: str, media: tuple[Media, ...]) -> str:
+    """A customer message as escaped mrkdwn; media become links the agent can open."""
     lines = [escape(body)] if body else []
     lines += [f"<{m.url}|{escape(m.content_type)} attachment>" for m in media]
-    text = "\n".join(lines) or "(empty message)"
+    return "\n".join(lines) or "(empty message)"
+
+
+def customer_reply(body: str, media: tuple[Media, ...]) -> dict[str, Any]:
+    """A customer message as a thread reply (long ones over several blocks)."""
+    return customer_replies([(body, media)])
+
+
+def customer_replies(messages: list[tuple[str, tuple[Media, ...]]]) -> dict[str, Any]:
+    """Several customer messages in one thread reply, each in its own blocks, within Slack's
+    limits (what does not fit is said, not dropped silently; callers batch so it fits)."""
+    blocks: list[dict[str, Any]] = []
+    texts = []
+    for body, media in messages:
+        text = customer_text(body, media)
+        texts.append(text)
+        blocks += _sections(text)
+    if len(blocks) > MAX_BLOCKS:
+        shown = blocks[:MAX_BLOCKS - 1]
+        hidden = sum(len(b["text"]["text"]) for b in blocks[MAX_BLOCKS - 1:])
+        blocks = [*shown, {"type": "section", "text": {
+            "type": "mrkdwn", "text": f"_… {hidden} more characters not shown (too long for "
+                                      "Slack)_"}}]
+    text = "\n".join(texts)
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT - 1] + "…"
     return {
         "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        "blocks": blocks,
         "unfurl_links": False,
-        "unfurl_media": bool(media),
+        "unfurl_media": any(media for _, media in messages),
     }
 
 
@@ -100,6 +158,12 @@ def customer_choice(kind: str, title: str, choice_id: str) -> dict[str, Any]:
             + (f" (`{escape(choice_id)}`)" if choice_id else ""))
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
             "unfurl_links": False}
+
+
+def blocks_needed(body: str, media: tuple[Media, ...]) -> tuple[int, int]:
+    """(blocks, characters) one customer message takes in a reply."""
+    text = customer_text(body, media)
+    return len(chunks(text)), len(text)
 
 
 def history_lines(messages: list[tuple[str, str]]) -> str:
@@ -122,7 +186,7 @@ def earlier_history(hours: int, messages: list[tuple[str, str]]) -> str:
 def bot_reply(body: str) -> dict[str, Any]:
     """The bot's answer, shown in the thread so agents see the whole conversation."""
     text = f":robot_face: *Bot:* {escape(body)}"
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    return {"text": text[:MAX_TEXT], "blocks": _sections(text)[:MAX_BLOCKS]}
 
 
 def active_message(author: str, template: str, body: str) -> dict[str, Any]:
@@ -303,6 +367,24 @@ def escalation_post(kind: str, vid: str, who: str, channel: str, assignee: str) 
     """S6: an escalation, announced in the supervisors' channel."""
     return (f":rotating_light: Escalation ({kind}): conversation {vid} with {escape(who)}"
             f"{_in(channel)}, assigned to {escape(assignee) or 'nobody'}.")
+
+
+#: What a permanent Slack error means, in words (the rest are shown as Slack names them).
+SLACK_ERRORS = {
+    "invalid_blocks": "Slack refused its layout (too long or malformed)",
+    "msg_too_long": "it is longer than Slack allows",
+    "channel_not_found": "the channel does not exist or the app cannot see it",
+    "not_in_channel": "the app is not a member of the channel (invite it)",
+    "is_archived": "the channel is archived",
+}
+
+
+def slack_problem(error: str, vid: str, what: str, channel: str, assignee: str) -> str:
+    """Slack refused something of a conversation for good: supervisors are told what."""
+    why = SLACK_ERRORS.get(error, f"Slack answered `{error}`")
+    who = f" (assigned to {escape(assignee)})" if assignee else ""
+    return (f":warning: Conversation {vid}{who}: {what} could not be shown{_in(channel)}: "
+            f"{why}. It is kept in Relay Desk (events of {vid}); later messages go on.")
 
 
 # -- /relaydesk ---------------------------------------------------------------------------------

@@ -4,13 +4,23 @@ Sandbox mode and the tests drive Slack through the official ``slack_sdk`` client
 ``base_url`` pointed here. That keeps the agent side offline while the real client code
 runs, and leaves every call, message, thread reply and reaction inspectable; failures
 such as rate limits can be injected per method.
+
+Like Slack it refuses what Slack refuses: a section's text over 3,000 characters or more than
+50 blocks (``invalid_blocks``), a ``text`` over 40,000 characters (``msg_too_long``), a channel
+that does not exist (``channel_not_found``) or is archived (``is_archived``). With ``limits``
+it also answers ``chat.postMessage`` with 429 and ``Retry-After`` beyond Slack's posting rates
+(about one message per second per channel with short bursts, a few hundred per minute per
+workspace); ``delay`` makes every answer slow, as a distant API is.
 """
 
 import asyncio
 import json
+import math
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +31,23 @@ _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")  # JSON strings in 
 _CONTENT = ("text", "blocks", "attachments")
 # What Slack returns as "message"; the stored copy also has channel and reactions.
 _MESSAGE_KEYS = ("type", "ts", "thread_ts", "user", "bot_id", "team", *_CONTENT)
+
+
+#: Slack's documented limits (chat.postMessage, Block Kit).
+MAX_TEXT = 40_000  # characters of a message's ``text``
+MAX_BLOCKS = 50  # blocks in one message
+MAX_SECTION_TEXT = 3_000  # characters of a section block's text
+_CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]+$")
+
+
+@dataclass
+class SlackLimits:
+    """Posting rates to enforce (Slack: ~1 message per second per channel, with bursts;
+    several hundred per minute per workspace)."""
+
+    channel_rate: float = 1.0  # chat.postMessage per second, per channel
+    channel_burst: int = 3  # posts a quiet channel may take at once
+    workspace_per_minute: int = 300  # chat.postMessage per minute, whole workspace
 
 
 class _SlackError(Exception):
@@ -51,8 +78,17 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         team_id: str = "T0001",
+        limits: SlackLimits | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.token = token
+        self.limits = limits
+        self.delay = delay  # seconds before answering any call
+        self.channels: set[str] | None = None  # known channels (None: any well-formed id)
+        self.archived: set[str] = set()
+        self.throttled = 0  # 429s answered because of ``limits``
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        self._minute: deque[float] = deque()  # workspace posts of the last 60 s
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
@@ -121,6 +157,29 @@ class FakeSlack:
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail (429 adds ``Retry-After: 1``)."""
         self._failures[method].extend([(error, status)] * times)
+
+    def only_channels(self, *channels: str) -> None:
+        """Posting anywhere else (DMs aside) is ``channel_not_found``."""
+        self.channels = set(channels)
+
+    def _throttle(self, channel: str) -> float:
+        """0 if a post to ``channel`` is within ``limits`` now, else seconds to wait."""
+        if self.limits is None:
+            return 0.0
+        now = time.monotonic()
+        while self._minute and now - self._minute[0] >= 60:
+            self._minute.popleft()
+        if len(self._minute) >= self.limits.workspace_per_minute:
+            return 60 - (now - self._minute[0])
+        rate, burst = self.limits.channel_rate, self.limits.channel_burst
+        tokens, at = self._buckets.get(channel, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - at) * rate)
+        if tokens < 1:
+            self._buckets[channel] = (tokens, now)
+            return (1 - tokens) / rate
+        self._buckets[channel] = (tokens - 1, now)
+        self._minute.append(now)
+        return 0.0
 
     def calls_to(self, method: str) -> list[Params]:
         return [params for name, params in self.calls if name == method]
@@ -197,9 +256,14 @@ class FakeSlack:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.token not in (bearer, token):
             return _fail("invalid_auth")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self._failures[method]:
             error, status = self._failures[method].popleft()
             return _fail(error, status, {"Retry-After": "1"} if status == 429 else None)
+        if method == "chat.postMessage" and (wait := self._throttle(str(params.get("channel")))):
+            self.throttled += 1
+            return _fail("ratelimited", 429, {"Retry-After": str(max(1, math.ceil(wait)))})
         if any(isinstance(params.get(field), str) for field in _JSON_FIELDS):
             return _fail("invalid_arguments")  # a blocks/view/... field that is not JSON
         try:
@@ -243,10 +307,20 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
-    def _post_message(self, params: Params) -> Params:
+    def _channel(self, params: Params) -> str:
         channel = _need(params, "channel", "channel_not_found")
+        if not _CHANNEL_ID.match(channel) or (
+                self.channels is not None and channel[0] != "D" and channel not in self.channels):
+            raise _SlackError("channel_not_found")
+        if channel in self.archived:
+            raise _SlackError("is_archived")
+        return channel
+
+    def _post_message(self, params: Params) -> Params:
+        channel = self._channel(params)
         if not any(params.get(k) for k in _CONTENT):
             raise _SlackError("no_text")
+        _check_content(params)
         ts = self._next_ts()
         thread_ts = params.get("thread_ts")
         msg = {
@@ -286,8 +360,9 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _update(self, params: Params) -> Params:
-        channel = _need(params, "channel", "channel_not_found")
+        channel = self._channel(params)
         ts = _need(params, "ts", "message_not_found")
+        _check_content(params)
         old = self.messages.get((channel, ts))
         if old is None:
             raise _SlackError("message_not_found")
@@ -393,6 +468,22 @@ class FakeSlack:
         user = _need(params, "user", "user_not_found")
         generated = _user(user, self.team_id, user.lower(), f"Sandbox user {user}", False)
         return {"user": self.users.get(user, generated)}
+
+
+def _check_content(params: Params) -> None:
+    """Slack's size limits on a message."""
+    if len(str(params.get("text") or "")) > MAX_TEXT:
+        raise _SlackError("msg_too_long")
+    blocks = params.get("blocks")
+    if blocks is None:
+        return
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        raise _SlackError("invalid_blocks")
+    for block in blocks:
+        text = block.get("text") if isinstance(block, dict) else None
+        if (isinstance(block, dict) and block.get("type") == "section" and isinstance(text, dict)
+                and len(str(text.get("text", ""))) > MAX_SECTION_TEXT):
+            raise _SlackError("invalid_blocks")
 
 
 def _decode(name: str, value: Any) -> Any:

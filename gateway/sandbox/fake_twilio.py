@@ -47,8 +47,10 @@ class FakeTwilio:
         auth_token: str,
         auto_status: bool = False,
         status_delay: float = 0.05,
+        delay: float = 0.0,
     ) -> None:
         self.account_sid = account_sid
+        self.delay = delay  # seconds before answering a send (a slow provider; benchmarks)
         self.auth_token = auth_token
         self.auto_status = auto_status
         self.status_delay = status_delay
@@ -153,6 +155,8 @@ class FakeTwilio:
 
     async def _create(self, request: web.Request) -> web.Response:
         arrived = time.time()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         form = await request.post()
         params = {k: form.getall(k) if k == "MediaUrl" else form[k] for k in form}
         attempt: dict[str, Any] = {"method": request.method, "path": request.path, "params": params,

@@ -1,4 +1,9 @@
-"""What a campaign's bot does through the API: answer the customer, hand off to people."""
+"""What a campaign's bot does through the API: answer the customer, hand off to people.
+
+An ``Idempotency-Key`` is scoped to (caller, conversation, operation): the same key sent again
+for the same call answers as the first time did and causes nothing; the same key on another
+conversation or another operation is another call (see ``_idem``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,11 @@ from routing.errors import Conflict, NotFound, Unprocessable
 from routing.permissions import Principal, may_act_as_bot
 from routing.results import Moved, Sent
 from routing.types import ESCALATIONS
+
+
+def _idem(who: Principal, vid: str, operation: str, key: str) -> str:
+    """The stored key of an idempotent call ('' when the caller sent none)."""
+    return f"{who.actor}:{vid}:{operation}:{key}" if key else ""
 
 
 async def bot_message(ctx: Ctx, who: Principal, vid: str, text: str, idem: str = "",
@@ -23,7 +33,7 @@ async def bot_message(ctx: Ctx, who: Principal, vid: str, text: str, idem: str =
         campaign = campaign_of(ctx, conv)
         tpl = template_named(campaign, template)
         text, sid, cvars = content(campaign, tpl, template_values(tpl, variables or {}))
-    result = await ctx.store.outbound(vid, "bot", text, f"{who.actor}:msg:{idem}" if idem else "",
+    result = await ctx.store.outbound(vid, "bot", text, _idem(who, vid, "msg", idem),
                                       "bot", template, sid, cvars)
     if result.outcome == "wrong_status":
         raise Conflict(f"the bot no longer holds this conversation (status {result.status})")
@@ -55,7 +65,7 @@ async def handoff(ctx: Ctx, who: Principal, vid: str, target_type: str, target_i
         target_id = dept.id
     if escalation and escalation not in ESCALATIONS:
         raise Unprocessable(f"escalation must be one of {list(ESCALATIONS)}")
-    result = await ctx.store.handoff(vid, f"{who.actor}:handoff:{idem}" if idem else "",
+    result = await ctx.store.handoff(vid, _idem(who, vid, "handoff", idem),
                                      target_type, target_id, campaign.default_department or "",
                                      escalation, note, who.actor)
     if result.outcome == "not_bot":

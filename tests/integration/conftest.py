@@ -26,7 +26,10 @@ from routing.config import Workspace
 from routing.store import Store
 from tests.signing import dumps, encode_form, slack_headers, slash_command, twilio_signature
 from tests.snapshot import snapshot
-from workers.context import Context, install
+from workers.context import Context, SlackPacing, install
+
+#: Slack pacing loose enough that tests not about it never wait (tests of pacing set theirs).
+UNPACED = SlackPacing(channel_rate=10_000, channel_burst=10_000, workspace_per_minute=600_000)
 
 TWILIO_SID, TWILIO_TOKEN = "AC" + "1" * 32, "test-twilio-token"
 SLACK_TOKEN, SLACK_SECRET = "xoxb-test", "test-signing-secret"
@@ -136,7 +139,7 @@ async def system(redis_server: EmbeddedRedis, namespace: str,
         namespace=namespace, queue=settings.rq_queue, twilio_sid=TWILIO_SID,
         twilio_token=TWILIO_TOKEN, twilio_api_base=settings.twilio_api_base,
         slack_token=SLACK_TOKEN, slack_api_base=settings.slack_api_base,
-        public_url=settings.public_url,
+        public_url=settings.public_url, slack_pacing=UNPACED,
     )
     install(context)
     async with aiohttp.ClientSession() as http:

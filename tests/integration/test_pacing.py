@@ -43,6 +43,20 @@ def test_an_idle_bucket_expires(sync_redis: redis.Redis, namespace: str) -> None
     assert 0 < sync_redis.pttl(key) <= 3000  # full again after burst / rate = 2 s, plus 1 s
 
 
+def test_queued_callers_are_given_successive_slots(sync_redis: redis.Redis,
+                                                  namespace: str) -> None:
+    key = f"rd:{{{namespace}}}:pace:queue"
+    now = 100.0
+    assert pacing.take(sync_redis, key, 2.0, 1, now, queue=True) == 0.0
+    waits = [pacing.take(sync_redis, key, 2.0, 1, now, queue=True) for _ in range(4)]
+    assert waits == pytest.approx([0.5, 1.0, 1.5, 2.0])  # one per 1/rate s, in turn
+    # Each comes back at its slot and finds its token.
+    assert pacing.take(sync_redis, key, 2.0, 1, now + 0.5, queue=True) == 0.0
+    assert pacing.take(sync_redis, key, 2.0, 1, now + 1.0, queue=True) == 0.0
+    # Plain takes ignore the queue: they wait only for the next token.
+    assert pacing.take(sync_redis, key, 2.0, 1, now + 1.0) == pytest.approx(0.5)
+
+
 def test_invalid_parameters_are_refused(sync_redis: redis.Redis) -> None:
     with pytest.raises(redis.ResponseError):
         pacing.take(sync_redis, "pace:x", 0, 1)
