@@ -281,11 +281,12 @@ async def test_a_coalesced_post_found_again_after_a_crash_records_what_it_showed
     real = store.relayed
     crashes = []
 
-    def crash_once(vid: str, entries: list[str], channel: str, ts: str) -> object:
+    def crash_once(vid: str, entries: list[str], channel: str, ts: str,
+                   outgoing: tuple[str, ...] = ()) -> object:
         if not crashes:
             crashes.append(entries)
             raise ConnectionError("worker killed")
-        return real(vid, entries, channel, ts)
+        return real(vid, entries, channel, ts, outgoing)
 
     monkeypatch.setattr(store, "relayed", crash_once)
     await write(system, 2, "dos")
