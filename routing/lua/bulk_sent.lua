@@ -12,13 +12,7 @@ if status == 'retry' then
 end
 local mid = redis.call('HGET', K.bulk_msg(bid), idx)
 if sid ~= '' then
-  redis.call('HSET', K.msg(mid), 'provider_sid', sid, 'sent_at', NOW)
-  redis.call('SET', K.sid(sid), mid, 'EX', ttl)
-  local early = redis.call('HMGET', K.early(sid), 'status', 'error_code')
-  if early[1] and rank(early[1]) > rank(status) then
-    status, code = early[1], early[2]
-  end
-  redis.call('DEL', K.early(sid))
+  status, code = record_sid(mid, sid, status, code, ttl)
   redis.call('HSET', K.bulk_state(bid), idx, 'sent')
 else
   redis.call('HSET', K.bulk_state(bid), idx, 'failed')

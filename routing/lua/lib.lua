@@ -135,6 +135,19 @@ local function advance_status(mid, status, code)
   return 1
 end
 
+-- Twilio accepted a message: remember its sid (dedupe, status callbacks) and apply a status
+-- callback that beat the worker's record of it. Returns the status and error code to apply.
+local function record_sid(mid, sid, status, code, ttl)
+  redis.call('HSET', K.msg(mid), 'provider_sid', sid, 'sent_at', NOW)
+  redis.call('SET', K.sid(sid), mid, 'EX', ttl)
+  local early = redis.call('HMGET', K.early(sid), 'status', 'error_code')
+  if early[1] and rank(early[1]) > rank(status) then
+    status, code = early[1], early[2]
+  end
+  redis.call('DEL', K.early(sid))
+  return status, code
+end
+
 -- Append to a conversation's event stream; returns the event id.
 local function event(vid, ...)
   return redis.call('XADD', K.events(vid), '*', 'at', NOW, ...)

@@ -4,13 +4,7 @@
 local mid, vid, sid, status, code, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local why = ARGV[9]
 if sid ~= '' then
-  redis.call('HSET', K.msg(mid), 'provider_sid', sid, 'sent_at', NOW)
-  redis.call('SET', K.sid(sid), mid, 'EX', ttl)
-  local early = redis.call('HMGET', K.early(sid), 'status', 'error_code')
-  if early[1] and rank(early[1]) > rank(status) then
-    status, code = early[1], early[2]
-  end
-  redis.call('DEL', K.early(sid))
+  status, code = record_sid(mid, sid, status, code, ttl)
 end
 if why ~= '' then
   redis.call('HSET', K.msg(mid), 'failure_reason', why)
