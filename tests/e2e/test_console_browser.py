@@ -66,6 +66,7 @@ async def test_a_customer_and_an_agent_in_the_console(sandbox_up: SandboxUp,
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(20_000)
+            expect.set_options(timeout=20_000)  # a busy 2-core CI machine: be patient
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(sandbox_up.base + "/sandbox?place=C0SUPPORTWA")
             await expect(page.locator("#live.on")).to_be_visible()  # the event stream is up
