@@ -115,7 +115,8 @@ class Desk:
 
     async def available(self, agent_ids: list[str]) -> set[str]:
         """Agents who could take a conversation now (online, under capacity)."""
-        states = [await self.store.agent_hash(a) for a in agent_ids]
+        states = await self.store.hashes([self.store.keys.agent(a) for a in agent_ids],
+                                         ["presence", "load", "capacity"])
         return {a for a, s in zip(agent_ids, states, strict=True)
                 if s.get("presence") == "online"
                 and int(s.get("load", 0)) < int(s.get("capacity", 0))}

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from routing.config import Workspace
+from routing.config import Workspace, serves
 
 SUPERVISING = {"admin", "supervisor"}
 READING = {"admin", "supervisor", "auditor"}
@@ -188,10 +188,15 @@ def may_handle(p: Principal, ws: Workspace, assignee: str, what: str) -> str | N
     return _need(p, ws, SUPERVISING, f"{what} a conversation you are not assigned")
 
 
+def _serves(p: Principal, ws: Workspace, campaign: str) -> bool:
+    """The principal is an agent in one of the campaign's departments."""
+    agent = ws.agent(p.agent) if p.kind == "agent" else None
+    return agent is not None and serves(agent, campaign)
+
+
 def may_view(p: Principal, ws: Workspace, campaign: str) -> str | None:
     """Seeing a conversation's contact and history: anyone serving the campaign."""
-    agent = ws.agent(p.agent) if p.kind == "agent" else None
-    if agent and any(ref.startswith(campaign + "/") for ref in agent.departments):
+    if _serves(p, ws, campaign):
         return None
     return _need(p, ws, READING, f"viewing {campaign}'s contacts (you do not serve it)")
 
@@ -220,8 +225,7 @@ def may_view_history(p: Principal, ws: Workspace, campaign: str,
 
 def may_note(p: Principal, ws: Workspace, campaign: str) -> str | None:
     """Internal notes: agents who serve the conversation's campaign, supervisors, admins."""
-    agent = ws.agent(p.agent) if p.kind == "agent" else None
-    if agent and any(ref.startswith(campaign + "/") for ref in agent.departments):
+    if _serves(p, ws, campaign):
         return None
     return _need(p, ws, SUPERVISING, f"writing notes in {campaign} (you do not serve it)")
 
