@@ -29,19 +29,17 @@ class ApiError(web.HTTPException):
         super().__init__(text=json.dumps({"error": message}), content_type="application/json")
 
 
-@web.middleware
-async def authenticate(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def authenticate(request: web.Request) -> None:
     """Every ``/api`` request is authenticated first (401 before any validation or lookup, so
     an anonymous caller learns nothing), then its path ids are checked (404). Unknown routes
-    stay a plain 404/405: the route table is public (``/api/openapi.json``)."""
-    routed = request.match_info.http_exception is None
-    if routed and request.path.startswith("/api/") and request.path not in PUBLIC:
+    stay a plain 404/405: the route table is public (``/api/openapi.json``). Called by the
+    gateway's middleware (gateway/app.py) for paths under ``/api/``."""
+    if request.match_info.http_exception is None and request.path not in PUBLIC:
         request[PRINCIPAL] = await _authenticate(request)
         for name, pattern in PATH_IDS.items():
             value = request.match_info.get(name)
             if value is not None and not pattern.fullmatch(value):
                 raise ApiError(404, f"no {name} {value!r}")
-    return await handler(request)
 
 
 async def _authenticate(request: web.Request) -> Principal:

@@ -3,9 +3,9 @@ bounded examples): 0 server errors, every response conforms to the document (sta
 including 401/403/415/503, content types, bodies, headers, `Allow` on 405), schema-valid input
 is accepted and schema-invalid input refused.
 
-Authentication comes first (`api.authenticate`), so schemathesis's `ignored_auth` check
-holds; what the schema cannot express (which E.164-shaped numbers are possible phones) is
-excluded per operation in schemathesis.toml.
+Authentication comes first (`api.authenticate`, from the gateway's middleware), so
+schemathesis's `ignored_auth` check holds; what the schema cannot express (which E.164-shaped
+numbers are possible phones) is excluded per operation in schemathesis.toml.
 """
 
 from __future__ import annotations
