@@ -12,10 +12,12 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib import resources
+from types import CoroutineType
 from typing import Any, TypeVar
 
 from routing.config import Workspace
 from routing.keys import Keys
+from routing.lualib import prune
 from routing.results import (
     ActiveSent,
     AgentChanged,
@@ -51,8 +53,8 @@ def library_source() -> str:
 
 @cache
 def script_source(name: str) -> str:
-    """A script with the library prepended."""
-    return library_source() + "\n" + _lua(name)
+    """A script with the part of the library it uses prepended (routing/lualib.py)."""
+    return prune(library_source(), _lua(name))
 
 
 SCRIPTS = ("inbound", "agent_reply", "status", "sent", "settle", "presence", "close", "owner",
@@ -69,9 +71,15 @@ async def _parsed(raw: Awaitable[Any], parse: Callable[[Any], T]) -> T:
     return parse(await raw)
 
 
+def _awaitable(raw: Any) -> bool:
+    """An asyncio client's answer (a coroutine: checked first, it is the webhooks' case and
+    ``inspect.isawaitable`` alone is an ABC check) rather than a sync client's value."""
+    return type(raw) is CoroutineType or inspect.isawaitable(raw)
+
+
 def _after(raw: Any, parse: Callable[[Any], T]) -> Maybe[T]:
     """Parse a command's answer, now (sync client) or once awaited (asyncio client)."""
-    return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
+    return _parsed(raw, parse) if _awaitable(raw) else parse(raw)
 
 
 def _rows(rows: list[Any], fields: list[str] | None) -> list[dict[str, str]]:
@@ -93,7 +101,7 @@ class Store:
         stamp = time.time() if now is None else now
         raw = self._scripts[name](keys=[self.keys.seq],
                                   args=[self.keys.prefix, repr(stamp), *args])
-        return _parsed(raw, parse) if inspect.isawaitable(raw) else parse(raw)
+        return _parsed(raw, parse) if _awaitable(raw) else parse(raw)
 
     # -- writes ---------------------------------------------------------------------------
 

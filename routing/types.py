@@ -97,6 +97,8 @@ class InboundMessage:
 
 
 def media_json(media: tuple[Media, ...]) -> str:
+    if not media:  # most messages: no json.dumps on the webhook's path
+        return "[]"
     return json.dumps([{"content_type": m.content_type, "url": m.url}
                        | ({"private": True} if m.private else {}) for m in media])
 

@@ -10,6 +10,7 @@ import base64
 import codecs
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
@@ -54,10 +55,19 @@ def parse_form(raw: bytes, declared_charset: str | None) -> dict[str, str]:
         raise BadWebhook(f"the body is not valid {charset.upper()}") from None
     if text.count("&") >= MAX_FIELDS:
         raise BadWebhook(f"more than {MAX_FIELDS} form fields")
-    # What parse_qsl(keep_blank_values=True, errors="strict") returns, as a dict, at about half
-    # of its cost: fields without an escape (most of them) are taken as they are.
-    form = {}
+    # What parse_qsl(keep_blank_values=True, errors="strict") returns, as a dict, at a fraction
+    # of its cost. Twilio escapes every non-ASCII byte, so the usual body is ASCII; when no
+    # escape in it stands for '&' or '=', the whole body is unescaped at once and split after
+    # (a separator is ASCII, never part of a multibyte character, so strictness is the same).
     try:
+        if text.isascii() and not _ESCAPED_SEPARATOR.search(text):
+            if "%" in text:
+                text = unquote_to_bytes(text.replace("+", " ")).decode(charset)
+            elif "+" in text:
+                text = text.replace("+", " ")
+            return {name: value for name, _, value in
+                    (field.partition("=") for field in text.split("&") if field)}
+        form = {}
         for field in text.split("&"):
             if field:
                 name, _, value = field.partition("=")
@@ -65,6 +75,9 @@ def parse_form(raw: bytes, declared_charset: str | None) -> dict[str, str]:
     except UnicodeDecodeError:
         raise BadWebhook(f"the body is not valid {charset.upper()}") from None
     return form
+
+
+_ESCAPED_SEPARATOR = re.compile(r"%(?:26|3[dD])")
 
 
 def _unquote(part: str, charset: str) -> str:
