@@ -19,7 +19,7 @@ redis.call('HSET', K.contact(cid), 'last_seen_at', NOW, channel, from)
 
 local open_field = cid .. '|' .. to
 local vid = redis.call('HGET', K.open, open_field)
-local opened, assignee = false, ''
+local opened, assignee, status, rule = false, '', nil, nil
 if not vid then
   vid = 'v' .. redis.call('HINCRBY', K.seq, 'conv', 1)
   redis.call('HSET', K.conv(vid), 'id', vid, 'contact', cid, 'campaign', campaign,
@@ -37,8 +37,11 @@ if not vid then
     redis.call('HDEL', K.contact(cid), 'reply_dept:' .. campaign, 'reply_dept_at:' .. campaign)
   end
   assignee = route(vid, cid, campaign, dept, bot)
+  local placed = redis.call('HMGET', K.conv(vid), 'status', 'rule')
+  status, rule = placed[1], placed[2] or nil
 else
-  assignee = redis.call('HGET', K.conv(vid), 'assignee') or ''
+  local conv = redis.call('HMGET', K.conv(vid), 'assignee', 'status')
+  assignee, status = conv[1] or '', conv[2]
 end
 
 local mid = 'm' .. redis.call('HINCRBY', K.seq, 'msg', 1)
@@ -52,7 +55,6 @@ redis.call('HSET', K.conv(vid), 'last_inbound_at', NOW, 'last_message_at', NOW)
 event(vid, 'type', 'message', 'actor', 'customer', 'direction', 'in', 'message', mid)
 redis.call('RPUSH', K.outbox(vid, 'slack'), mid)
 mark('slack', vid)
-local status = redis.call('HGET', K.conv(vid), 'status')
 if status == 'bot' then
   redis.call('RPUSH', K.outbox(vid, 'bot'), mid)
   mark('bot', vid)
@@ -82,5 +84,4 @@ if not opened and status == 'assigned' and assignee ~= '' and
   mark('away', mid)
 end
 return reply('stored', {message = mid, conversation = vid, opened = opened, assignee = assignee,
-                        status = status,
-                        rule = opened and redis.call('HGET', K.conv(vid), 'rule') or nil})
+                        status = status, rule = rule})
