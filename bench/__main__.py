@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> Config:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, help="each measured wrk run (default 5)")
-    p.add_argument("--rounds", type=int, help="ceiling + gateway pairs (default 2)")
+    p.add_argument("--rounds", type=int, help="ceiling + gateway pairs (default 5)")
     p.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
     p.add_argument("--e2e-seconds", type=float, help="each end-to-end run (default 5; 0: none)")
     p.add_argument("--quick", action="store_true", help="a short smoke run")
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> Config:
     if args.quick:
         return Config(args.seconds or 2.0, args.rounds or 1, args.concurrency, 1000, True,
                       2.0 if e2e is None else e2e)
-    return Config(args.seconds or 4.0, args.rounds or 3, args.concurrency, 2000, False,
+    return Config(args.seconds or 4.0, args.rounds or 5, args.concurrency, 2000, False,
                   5.0 if e2e is None else e2e)
 
 

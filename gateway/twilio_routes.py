@@ -20,6 +20,7 @@ from channels.twilio.inbound import (
     signature_valid,
 )
 from gateway.services import SERVICES, error
+from gateway.settings import Settings
 from routing.store import Store
 
 log = structlog.get_logger("twilio")
@@ -30,29 +31,34 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 FORM = "application/x-www-form-urlencoded"
 
 
-async def verified_form(request: web.Request) -> dict[str, str]:
+async def verified_form(request: web.Request, settings: Settings) -> dict[str, str]:
     """The form parameters, if Twilio signed them; raises 400/403 otherwise."""
-    settings = request.app[SERVICES].settings
+    return checked_form(request, await request.read(), settings)
+
+
+def checked_form(request: web.Request, body: bytes, settings: Settings) -> dict[str, str]:
+    """``verified_form`` once the body is read (the incoming webhook's path: no coroutine)."""
     content_type = request.headers.get(hdrs.CONTENT_TYPE, "")  # cheaper than .content_type
     if content_type != FORM and content_type.partition(";")[0].strip().lower() != FORM:
         raise web.HTTPBadRequest(reason=f"expected {FORM}, got {request.content_type or 'none'}")
     try:
-        form = parse_form(await request.read(), request.charset)
+        form = parse_form(body, request.charset)
     except UnsupportedCharset as exc:
         raise web.HTTPUnsupportedMediaType(reason=str(exc)) from None
     except BadWebhook as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from None
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not any(signature_valid(settings.twilio_auth_token, url, form, signature)
-               for url in settings.signed_urls(request.path_qs)):
-        log.warning("twilio.bad_signature", path=request.path)
-        raise web.HTTPForbidden(reason="invalid or missing X-Twilio-Signature")
-    return form
+    for url in settings.signed_urls(request.path_qs):
+        if signature_valid(settings.twilio_auth_token, url, form, signature):
+            return form
+    log.warning("twilio.bad_signature", path=request.path)
+    raise web.HTTPForbidden(reason="invalid or missing X-Twilio-Signature")
 
 
 async def incoming(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    form = await verified_form(request)
+    app = request.app
+    services = app[SERVICES]
+    form = checked_form(request, await request.read(), services.settings)
     try:
         msg = parse_message(form)
     except BadWebhook as exc:
@@ -60,7 +66,7 @@ async def incoming(request: web.Request) -> web.Response:
     campaign = services.workspace.entry_campaign(msg.campaign_addr)
     if campaign is None:
         return error(404, f"no campaign is bound to {msg.campaign_addr}")
-    store = request.app.get(SCRIPTS) or services.store
+    store = app.get(SCRIPTS) or services.store
     result = services.done(await store.inbound(
         msg, campaign.id, campaign.default_department or "", campaign.bot is not None,
         help_text=campaign.options.help_text))
@@ -72,7 +78,7 @@ async def incoming(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     try:
-        sid, state, code = parse_status(await verified_form(request))
+        sid, state, code = parse_status(await verified_form(request, services.settings))
     except BadWebhook as exc:
         return error(400, str(exc))
     store = request.app.get(SCRIPTS) or services.store

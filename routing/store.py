@@ -95,12 +95,13 @@ class Store:
         self.redis = redis
         self.keys = Keys(namespace)
         self._scripts = {name: redis.register_script(script_source(name)) for name in SCRIPTS}
+        self._script_keys, self._prefix = (self.keys.seq,), self.keys.prefix
 
     def _run(self, name: str, parse: Callable[[Any], T], *args: object,
              now: float | None = None) -> Maybe[T]:
         stamp = time.time() if now is None else now
-        raw = self._scripts[name](keys=[self.keys.seq],
-                                  args=[self.keys.prefix, repr(stamp), *args])
+        raw = self._scripts[name](keys=self._script_keys,
+                                  args=(self._prefix, repr(stamp), *args))
         return _parsed(raw, parse) if _awaitable(raw) else parse(raw)
 
     # -- writes ---------------------------------------------------------------------------
