@@ -61,7 +61,7 @@ class Config:
 def parse_args(argv: list[str] | None) -> Config:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, help="each measured wrk run (default 5)")
+    p.add_argument("--seconds", type=float, help="each measured wrk run (default 4)")
     p.add_argument("--rounds", type=int, help="ceiling + gateway pairs (default 5)")
     p.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
     p.add_argument("--e2e-seconds", type=float, help="each end-to-end run (default 5; 0: none)")
