@@ -34,13 +34,8 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 FORM = "application/x-www-form-urlencoded"
 
 
-async def verified_form(request: web.Request, settings: Settings) -> dict[str, str]:
-    """The form parameters, if Twilio signed them; raises 400/403 otherwise."""
-    return checked_form(request, await request.read(), settings)
-
-
-def checked_form(request: web.Request, body: bytes, settings: Settings) -> dict[str, str]:
-    """``verified_form`` once the body is read (the incoming webhook's path: no coroutine)."""
+def verified_form(request: web.Request, body: bytes, settings: Settings) -> dict[str, str]:
+    """The form parameters of ``body``, if Twilio signed them; raises 400/403 otherwise."""
     content_type = request.headers.get(hdrs.CONTENT_TYPE, "")  # cheaper than .content_type
     if content_type != FORM and content_type.partition(";")[0].strip().lower() != FORM:
         raise web.HTTPBadRequest(reason=f"expected {FORM}, got {request.content_type or 'none'}")
@@ -61,7 +56,7 @@ def checked_form(request: web.Request, body: bytes, settings: Settings) -> dict[
 async def incoming(request: web.Request) -> web.Response:
     app = request.app
     services = app[SERVICES]
-    form = checked_form(request, await request.read(), services.settings)
+    form = verified_form(request, await request.read(), services.settings)
     try:
         msg = parse_message(form)
     except BadWebhook as exc:
@@ -81,13 +76,14 @@ async def incoming(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     try:
-        sid, state, code = parse_status(await verified_form(request, services.settings))
+        sid, state, code = parse_status(verified_form(request, await request.read(),
+                                                    services.settings))
     except BadWebhook as exc:
         return error(400, str(exc))
     store = request.app.get(SCRIPTS) or services.store
     applied = services.done(await store.status(sid, state, code))
     log.bind().info("twilio.status", sid=sid, status=state, outcome=applied.outcome,
-             message=applied.message)
+                    message=applied.message)
     return web.Response(status=204)
 
 

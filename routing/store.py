@@ -102,7 +102,7 @@ class Store:
         stamp = time.time() if now is None else now
         raw = self._scripts[name](keys=self._script_keys,
                                   args=(self._prefix, repr(stamp), *args))
-        return _parsed(raw, parse) if _awaitable(raw) else parse(raw)
+        return _after(raw, parse)
 
     # -- writes ---------------------------------------------------------------------------
 
