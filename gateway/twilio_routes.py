@@ -69,7 +69,7 @@ async def incoming(request: web.Request) -> web.Response:
         msg, campaign.id, campaign.default_department or "", campaign.bot is not None,
         help_text=campaign.options.help_text))
     log.bind().info("twilio.inbound", outcome=result.outcome, conversation=result.conversation,
-             message=result.message, opened=result.opened, assignee=result.assignee)
+                    message=result.message, opened=result.opened, assignee=result.assignee)
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
