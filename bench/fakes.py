@@ -4,8 +4,9 @@ when each bench message reaches them.
 ``python -m bench.fakes SLACK_PORT TWILIO_PORT TWILIO_SID TWILIO_TOKEN SLACK_TOKEN``
 
 Every ``chat.postMessage`` and ``Messages.json`` whose text carries a bench reference
-(``ref<number>x``) is stamped with ``time.time()`` on arrival, before the fake handles it;
-``GET /bench/stamps`` on the Slack port returns them all.
+(``ref<number>x``) is stamped with ``time.time()`` on arrival, before the fake handles it
+(each reference of a post that coalesces several customer messages); ``GET /bench/stamps``
+on the Slack port returns them all.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def stamping(stamps: dict[str, float], *, form_field: str) -> web.middleware:
                 text = (await request.json()).get(form_field)
             else:
                 text = (await request.post()).get(form_field)
-            if isinstance(text, str) and (found := REF.search(text)):
-                stamps.setdefault(found[1], at)
+            if isinstance(text, str):  # a coalesced post carries several messages
+                for found in REF.finditer(text):
+                    stamps.setdefault(found[1], at)
         return await handler(request)
 
     return stamp
