@@ -314,8 +314,12 @@ def _batch(ctx: Context, vid: str) -> list[tuple[str, Message | None]]:
     the customer messages right after it that fit in one Slack message with it."""
     out: list[tuple[str, Message | None]] = []
     blocks = chars = 0
-    for entry in ctx.store.outbox_entries(vid, Work.SLACK, BATCH):
-        msg = None if entry.startswith(NOTICE) else _message(ctx, entry)
+    entries = ctx.store.outbox_entries(vid, Work.SLACK, BATCH)
+    mids = [entry for entry in entries if not entry.startswith(NOTICE)]
+    found = dict(zip(mids, ctx.store.hashes([ctx.store.keys.msg(m) for m in mids]),
+                     strict=True)) if mids else {}  # one round trip for the whole read-ahead
+    for entry in entries:
+        msg = None if entry.startswith(NOTICE) else Message.from_hash(found[entry])
         if msg is None or msg.direction != "in" or msg.choice:
             return out or [(entry, msg)]
         more_blocks, more_chars = render.blocks_needed(msg.body, msg.media)

@@ -16,12 +16,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import redis
 import structlog
+from redis.client import Pipeline
 from rq import Queue, SimpleWorker
+from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now as rq_now
 
 from routing.connection import sync_client
 from workers import homes, metrics
@@ -36,14 +40,48 @@ DEFAULT_THREADS = 4
 
 
 class Worker(SimpleWorker):
-    """Remembers that it was told to stop (SIGINT/SIGTERM), as opposed to losing Redis."""
+    """Remembers that it was told to stop (SIGINT/SIGTERM), as opposed to losing Redis; and
+    keeps RQ's bookkeeping to fewer round trips (27 -> 16 per job, measured with RQ 3.0),
+    since each costs the worker about 70 µs of CPU on a small machine:
+
+    - a heartbeat is one round trip (RQ sends its three commands one by one), and is skipped
+      when the last one is under ``HEARTBEAT_EVERY`` seconds old: between jobs RQ beats two or
+      three times, while the worker key lives ``worker_ttl`` (minutes);
+    - a state already written is not written again (``idle`` after a job, then ``idle`` again
+      before the next dequeue);
+    - a job that has returned is not beaten again before its success is recorded (RQ does so
+      for success callbacks, which these jobs do not have); that is one write per job less.
+    """
 
     signalled = False
     max_connection_wait_time = 2.0  # RQ's default backs off up to 60 s once Redis is back
+    HEARTBEAT_EVERY = timedelta(seconds=5)
+    _written_state: str | None = None
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         self.signalled = True
         super().request_stop(signum, frame)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        if (timeout is None and self.last_heartbeat is not None
+                and rq_now() - self.last_heartbeat < self.HEARTBEAT_EVERY):
+            return
+        with self.connection.pipeline() as own:
+            super().heartbeat(timeout, own)
+            own.execute()
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        if pipeline is None and state == self._written_state:
+            self._state = state
+            return
+        super().set_state(state, pipeline)
+        self._written_state = state
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        job.ended_at = rq_now()
 
 
 class ThreadWorker(Worker):

@@ -1,5 +1,6 @@
-"""A whole Relay Desk in one test process: the real gateway app, real RQ jobs run by a real
-``SimpleWorker`` in a thread, and the Twilio and Slack stand-ins on 127.0.0.1."""
+"""A whole Relay Desk in one test process: the real gateway app, real RQ jobs run in a thread
+by the worker class production runs (``workers.main.ThreadWorker``), and the Twilio and Slack
+stand-ins on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import aiohttp
 import pytest
 import redis
 from aiohttp.test_utils import TestServer
-from rq import Queue, SimpleWorker
-from rq.timeouts import TimerDeathPenalty
+from rq import Queue
 
 from gateway.app import create_app
 from gateway.redis_launcher import EmbeddedRedis, free_port
@@ -27,21 +27,13 @@ from routing.store import Store
 from tests.signing import dumps, encode_form, slack_headers, slash_command, twilio_signature
 from tests.snapshot import snapshot
 from workers.context import Context, SlackPacing, install
+from workers.main import ThreadWorker
 
 #: Slack pacing loose enough that tests not about it never wait (tests of pacing set theirs).
 UNPACED = SlackPacing(channel_rate=10_000, channel_burst=10_000, workspace_per_minute=600_000)
 
 TWILIO_SID, TWILIO_TOKEN = "AC" + "1" * 32, "test-twilio-token"
 SLACK_TOKEN, SLACK_SECRET = "xoxb-test", "test-signing-secret"
-
-
-class ThreadWorker(SimpleWorker):
-    """RQ's in-process worker, minus signal handlers (only the main thread may set them)."""
-
-    death_penalty_class = TimerDeathPenalty
-
-    def _install_signal_handlers(self) -> None:
-        pass
 
 
 @dataclass

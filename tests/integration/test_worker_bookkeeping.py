@@ -1,0 +1,73 @@
+"""The worker keeps RQ's bookkeeping to fewer round trips (workers.main.Worker) without losing
+what RQ's monitoring shows: the worker's heartbeat and state, failed jobs and retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Queue, Retry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.utils import now
+
+from bench.redis_stats import Meter
+from gateway.redis_launcher import EmbeddedRedis
+from workers.main import ThreadWorker
+
+JOBS = 40
+#: RQ 3.0 itself needs 27 round trips per job; with the worker's cuts 16.
+MAX_ROUND_TRIPS_PER_JOB = 17
+
+
+@pytest.fixture
+def rq_redis(tmp_path: Path) -> redis.Redis:
+    """A Redis of its own, so that its round-trip counter sees only this worker."""
+    with EmbeddedRedis(tmp_path / "rq", appendonly=False) as server:
+        client = redis.Redis.from_url(server.url)
+        yield client
+        client.close()
+
+
+def test_a_job_costs_fewer_round_trips_and_still_runs(rq_redis: redis.Redis) -> None:
+    queue = Queue("q", connection=rq_redis)
+    queue.enqueue_many([Queue.prepare_data("builtins.len", ("ab",), result_ttl=0,
+                                           failure_ttl=86400) for _ in range(JOBS)])
+    meter = Meter(rq_redis)
+    meter.start()
+    ThreadWorker([queue], connection=rq_redis).work(burst=True, logging_level="WARNING")
+    counted = meter.stop()
+    assert queue.count == 0
+    assert FailedJobRegistry(queue=queue).count == 0
+    assert counted.round_trips / JOBS <= MAX_ROUND_TRIPS_PER_JOB
+
+
+def test_a_failing_job_is_still_retried_then_failed(rq_redis: redis.Redis) -> None:
+    queue = Queue("q", connection=rq_redis)
+    later = queue.enqueue("builtins.int", "not a number", retry=Retry(max=1, interval=[60]))
+    now_again = queue.enqueue("builtins.int", "nor this", retry=Retry(max=1))
+    ThreadWorker([queue], connection=rq_redis).work(burst=True, logging_level="WARNING")
+    assert later.id in ScheduledJobRegistry(queue=queue).get_job_ids()  # retried in 60 s
+    assert now_again.id in FailedJobRegistry(queue=queue).get_job_ids()  # retried, failed
+    now_again.refresh()
+    assert now_again.retries_left == 0
+
+
+def test_the_heartbeat_is_one_round_trip_and_skipped_only_while_fresh(
+        rq_redis: redis.Redis) -> None:
+    worker = ThreadWorker([Queue("q", connection=rq_redis)], connection=rq_redis)
+    worker.register_birth()
+    meter = Meter(rq_redis)
+    meter.start()
+    worker.heartbeat()  # just born: fresh, nothing written
+    assert meter.stop().round_trips == 0
+    worker.last_heartbeat = now() - timedelta(seconds=60)
+    meter.start()
+    worker.heartbeat()
+    assert meter.stop().round_trips == 1
+    beat = rq_redis.hget(worker.key, "last_heartbeat").decode()
+    assert beat.startswith(now().strftime("%Y-%m-%dT%H:%M"))
+    assert rq_redis.ttl(worker.key) > 60
+    worker.set_state("busy")
+    assert rq_redis.hget(worker.key, "state") == b"busy"
