@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import sys
@@ -30,6 +31,7 @@ def cmd_web(_: argparse.Namespace) -> None:
     app = create_app(settings, _workspace(settings.gateway_config))
     mode = "sandbox (local Twilio and Slack stand-ins)" if settings.sandbox else "live"
     print(f"relaydesk web on {settings.local_url} [{mode}]", file=sys.stderr, flush=True)
+    gc.freeze()  # what start-up built lives on: full collections need not walk it again
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 access_log=None, handle_signals=True)
 

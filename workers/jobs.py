@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import structlog
+from redis.lock import Lock
 from slack_sdk.errors import SlackApiError
 
 from channels.bot import webhook
@@ -37,6 +38,9 @@ from workers.context import Context, current
 from workers.pace import pace_reply
 
 log = structlog.get_logger("workers")
+
+
+LOCK_POLL = 0.005  # seconds between tries for a held lock
 
 
 class Busy(Exception):
@@ -85,27 +89,71 @@ def _post(ctx: Context, channel: str, **message: object) -> dict:
         raise
 
 
+class Leases(threading.Thread):
+    """Renews the locks this process's jobs hold, every third of their lease, from one thread
+    (a renewing thread per job cost a start and a join per job, each waiting for the GIL)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="leases", daemon=True)
+        self._held: dict[int, tuple[Lock, float, float]] = {}  # id -> lock, lease, next renewal
+        self._mutex = threading.Lock()
+        self._changed = threading.Event()
+
+    def hold(self, lock: Lock, lease: float) -> None:
+        with self._mutex:
+            self._held[id(lock)] = (lock, lease, time.monotonic() + lease / 3)
+        self._changed.set()
+
+    def drop(self, lock: Lock) -> None:
+        with self._mutex:
+            self._held.pop(id(lock), None)
+
+    def run(self) -> None:
+        while True:
+            with self._mutex:
+                now = time.monotonic()
+                due = [(key, held) for key, held in self._held.items() if held[2] <= now]
+                upcoming = min((held[2] for held in self._held.values()), default=now + 1.0)
+            for key, (lock, lease, _) in due:
+                with contextlib.suppress(Exception):  # a Redis blip, or released meanwhile
+                    lock.reacquire()
+                with self._mutex:
+                    if key in self._held:
+                        self._held[key] = (lock, lease, time.monotonic() + lease / 3)
+            if not due:
+                self._changed.wait(max(0.0, upcoming - time.monotonic()))
+                self._changed.clear()
+
+
+_leases: Leases | None = None
+_leases_started = threading.Lock()
+
+
+def leases() -> Leases:
+    global _leases
+    with _leases_started:
+        if _leases is None:
+            _leases = Leases()
+            _leases.start()
+    return _leases
+
+
 @contextmanager
 def locked(ctx: Context, name: str, lease: float = 10.0) -> Iterator[None]:
     """A short lease, renewed while the body runs: a worker killed (-9) while holding it
-    blocks the conversation for at most ``lease`` seconds, not a minute."""
-    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=lease, blocking_timeout=10)
+    blocks the conversation for at most ``lease`` seconds, not a minute. A held lock is tried
+    again every ``LOCK_POLL`` s (redis-py's default, 0.1 s, kept a worker thread idle that
+    long behind a job of a few milliseconds)."""
+    lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=lease, blocking_timeout=10,
+                                sleep=LOCK_POLL, thread_local=False)  # renewed by another thread
     if not lock.acquire():
         raise Busy(name)
-    done = threading.Event()
-
-    def renew() -> None:
-        while not done.wait(lease / 3):
-            with contextlib.suppress(Exception):  # a Redis blip: the next renewal may pass
-                lock.reacquire()
-
-    renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
-    renewer.start()
+    renewer = leases()
+    renewer.hold(lock, lease)
     try:
         yield
     finally:
-        done.set()
-        renewer.join()
+        renewer.drop(lock)
         lock.release()
 
 

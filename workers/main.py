@@ -13,6 +13,7 @@ process survives a Redis restart; only a signal (or ``--burst``) ends it.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -127,6 +128,7 @@ def run(context: Context, rq_redis_url: str, queue: str = "relaydesk",
         burst: bool = False, sweeper_grace: float = 30.0, metrics_port: int = 0,
         threads: int | None = None) -> None:
     install(context)
+    gc.freeze()  # what start-up built lives on: no full collection walks it again
     metrics.serve(metrics_port)
     connection = sync_client(rq_redis_url, socket_timeout=None)  # RQ sets its own
     sweeper = Sweeper(context.store, context.dispatcher, grace=sweeper_grace,
