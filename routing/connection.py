@@ -23,11 +23,16 @@ CONNECT_TIMEOUT = 1.0
 SOCKET_TIMEOUT = 5.0
 HEALTH_CHECK_INTERVAL = 5
 RETRIES = 2  # on ConnectionError: a stale pooled connection, a server that just came back
+#: Connections a client's pool may open. redis-py 8 caps a pool at 100 unless told otherwise;
+#: a worker runs ``WORKER_THREADS`` jobs at once and a bulk chunk job 32 sends at once, each
+#: on its own connection (4 x 32 alone is 128), so the cap is set well above that.
+MAX_CONNECTIONS = 4096
 
 
 def _options() -> dict[str, Any]:
     return {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT,
-            "socket_keepalive": True, "health_check_interval": HEALTH_CHECK_INTERVAL}
+            "socket_keepalive": True, "health_check_interval": HEALTH_CHECK_INTERVAL,
+            "max_connections": MAX_CONNECTIONS}
 
 
 def _backoff() -> ExponentialBackoff:

@@ -1,5 +1,6 @@
 """The worker keeps RQ's bookkeeping to fewer round trips (workers.main.Worker) without losing
-what RQ's monitoring shows: the worker's heartbeat and state, failed jobs and retries."""
+what RQ's monitoring shows: the worker's heartbeat and state, failed jobs and retries; and its
+Redis clients have room for every job it runs at once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from rq.utils import now
 
 from bench.redis_stats import Meter
 from gateway.redis_launcher import EmbeddedRedis
+from routing.connection import sync_client
+from workers.bulk import CONCURRENCY
 from workers.dispatch import RESULT_TTL
-from workers.main import ThreadWorker
+from workers.main import DEFAULT_THREADS, ThreadWorker
 
 JOBS = 40
 #: RQ 3.0 itself needs 27 round trips per job; with the worker's cuts and a finished job left
@@ -73,3 +76,19 @@ def test_the_heartbeat_is_one_round_trip_and_skipped_only_while_fresh(
     assert rq_redis.ttl(worker.key) > 60
     worker.set_state("busy")
     assert rq_redis.hget(worker.key, "state") == b"busy"
+
+
+def test_a_worker_client_holds_every_send_of_its_bulk_chunks_at_once(
+        redis_server: EmbeddedRedis) -> None:
+    """Every worker thread may run a bulk chunk with ``CONCURRENCY`` sends in flight, each on
+    its own connection (redis-py 8's default pool stops at 100 and fails the rest)."""
+    client = sync_client(redis_server.url)
+    in_flight = DEFAULT_THREADS * CONCURRENCY
+    held = [client.connection_pool.get_connection() for _ in range(in_flight)]
+    try:
+        assert all(conn.send_command("PING") is None for conn in held)
+        assert all(conn.read_response() in (b"PONG", "PONG") for conn in held)
+    finally:
+        for conn in held:
+            client.connection_pool.release(conn)
+        client.close()
