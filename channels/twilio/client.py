@@ -40,4 +40,8 @@ def make_client(account_sid: str, auth_token: str, api_base: str = TWILIO_API) -
     if http.session is not None:
         for scheme in ("https://", "http://"):
             http.session.mount(scheme, HTTPAdapter(pool_maxsize=POOL_SIZE))
-    return Client(account_sid, auth_token, http_client=http)
+    client = Client(account_sid, auth_token, http_client=http)
+    # The SDK imports the Messages resource's modules on first use (about 65 ms here): do it
+    # now, at start-up, rather than in the first customer's reply a worker sends.
+    _ = client.messages
+    return client
