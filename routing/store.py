@@ -260,23 +260,30 @@ class Store:
 
     # -- what the workers record after a provider answered --------------------------------
 
-    def card_posted(self, vid: str, channel: str, ts: str, context: bool = False) -> Any:
+    def card_posted(self, vid: str, channel: str, ts: str, context: bool = False,
+                    posted_as: str = "") -> Any:
         """The conversation's card is the parent of its thread; replies there are found by it.
-        ``context``: the new thread's context (history, transfer) is still to be posted."""
+        ``context``: the new thread's context (history, transfer) is still to be posted.
+        ``posted_as``: the post's attempt mark, no longer needed once the post is recorded."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.conv(vid), mapping={"slack_channel": channel, "slack_ts": ts,
                                                 **({"slack_context": "due"} if context else {})})
         pipe.hset(self.keys.threads, f"{channel}|{ts}", vid)
+        if posted_as:
+            pipe.delete(posted_as)
         return pipe.execute()
 
     def relayed(self, vid: str, entries: list[str], channel: str, ts: str,
-                outgoing: tuple[str, ...] = ()) -> list[str]:
+                outgoing: tuple[str, ...] = (), posted_as: str = "") -> list[str]:
         """The first ``len(entries)`` entries of the Slack outbox were posted, together (a
         message keeps where it was shown). Only the conversation's relay job, under its lock,
         removes from the head, so the head is what it posted. Messages to the customer shown
         here (``outgoing``: a bot's answer, an active message) now have a place for their
-        status reaction: its work is marked, and returned as the jobs to enqueue."""
+        status reaction: its work is marked, and returned as the jobs to enqueue.
+        ``posted_as``: the post's attempt mark (see ``card_posted``), dropped with the rest."""
         pipe = self.redis.pipeline(transaction=True)
+        if posted_as:
+            pipe.delete(posted_as)
         for entry in entries:
             if not entry.startswith(NOTICE):
                 pipe.hset(self.keys.msg(entry), mapping={"slack_ts": ts, "slack_channel": channel})

@@ -102,3 +102,20 @@ async def test_a_crash_between_posting_and_recording_does_not_double_a_post(
     assert len([p for p in posts if not p.get("thread_ts")]) == 1, "card posted twice"
     assert [p["text"] for p in posts if p.get("thread_ts")
             and not p["text"].startswith("filler")] == ["only once"]
+    assert _posting_marks(system) == []  # recorded: the attempt marks are gone
+
+
+def _posting_marks(system: System) -> list[str]:
+    return list(system.store.redis.scan_iter(system.store.keys.lock("posting:*")))
+
+
+async def test_a_recorded_post_leaves_no_attempt_mark_behind(system: System) -> None:
+    """The mark that guards a post against doubling is dropped with the post's record, so
+    busy campaigns do not leave a key per post in Redis for a day."""
+    for i, text in enumerate(["hola", "sigo aquí"]):
+        form = whatsapp_form(f"SM{i:032x}", text)
+        assert (await system.post_twilio("/twilio/messages", form)).status == 200
+        await system.drain()
+    texts = [p["text"] for p in system.slack.calls_to("chat.postMessage")]
+    assert "hola" in texts and "sigo aquí" in texts
+    assert _posting_marks(system) == []

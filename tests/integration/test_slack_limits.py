@@ -282,11 +282,11 @@ async def test_a_coalesced_post_found_again_after_a_crash_records_what_it_showed
     crashes = []
 
     def crash_once(vid: str, entries: list[str], channel: str, ts: str,
-                   outgoing: tuple[str, ...] = ()) -> object:
+                   outgoing: tuple[str, ...] = (), posted_as: str = "") -> object:
         if not crashes:
             crashes.append(entries)
             raise ConnectionError("worker killed")
-        return real(vid, entries, channel, ts, outgoing)
+        return real(vid, entries, channel, ts, outgoing, posted_as)
 
     monkeypatch.setattr(store, "relayed", crash_once)
     await write(system, 2, "dos")
