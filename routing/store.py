@@ -264,13 +264,13 @@ class Store:
                     posted_as: str = "") -> Any:
         """The conversation's card is the parent of its thread; replies there are found by it.
         ``context``: the new thread's context (history, transfer) is still to be posted.
-        ``posted_as``: the post's attempt mark, no longer needed once the post is recorded."""
+        ``posted_as``: the post's ident (``begin_post``), whose mark the record makes moot."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.conv(vid), mapping={"slack_channel": channel, "slack_ts": ts,
                                                 **({"slack_context": "due"} if context else {})})
         pipe.hset(self.keys.threads, f"{channel}|{ts}", vid)
         if posted_as:
-            pipe.delete(posted_as)
+            pipe.delete(self._posting(posted_as))
         return pipe.execute()
 
     def relayed(self, vid: str, entries: list[str], channel: str, ts: str,
@@ -280,10 +280,10 @@ class Store:
         removes from the head, so the head is what it posted. Messages to the customer shown
         here (``outgoing``: a bot's answer, an active message) now have a place for their
         status reaction: its work is marked, and returned as the jobs to enqueue.
-        ``posted_as``: the post's attempt mark (see ``card_posted``), dropped with the rest."""
+        ``posted_as``: the post's ident (see ``card_posted``); its mark is dropped with the rest."""
         pipe = self.redis.pipeline(transaction=True)
         if posted_as:
-            pipe.delete(posted_as)
+            pipe.delete(self._posting(posted_as))
         for entry in entries:
             if not entry.startswith(NOTICE):
                 pipe.hset(self.keys.msg(entry), mapping={"slack_ts": ts, "slack_channel": channel})
@@ -294,15 +294,23 @@ class Store:
         pipe.execute()
         return marks
 
+    def _posting(self, ident: str) -> str:
+        return self.keys.lock(f"posting:{ident}")
+
     def begin_post(self, ident: str) -> float | None:
         """Mark an attempt to post ``ident`` to Slack (sync client): None for the first
-        attempt, else when an earlier attempt began (it may have posted before dying)."""
-        key = self.keys.lock(f"posting:{ident}")
+        attempt, else when an earlier attempt began (it may have posted before dying). The
+        mark goes when the post is recorded (``posted_as``) or abandoned."""
+        key = self._posting(ident)
         now = time.time()
         if self.redis.set(key, f"{now:.6f}", nx=True, ex=86400):
             return None
         return float(self.redis.get(key) or now)
 
+
+    def abandon_post(self, ident: str) -> Any:
+        """Nothing was posted for this attempt: the next one need not look for it."""
+        return self.redis.delete(self._posting(ident))
     def slack_failed(self, vid: str, entries: list[str], error: str, channel: str) -> Any:
         """Slack refused these head entries for good: park them as failed and mark the report
         to supervisors (slack_failed.lua)."""

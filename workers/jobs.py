@@ -206,29 +206,26 @@ def _post_once(ctx: Context, ident: str, channel: str, thread_ts: str | None,
     cannot double: the attempt is marked first, the post carries ``ident`` (and the outbox
     ``entries`` it shows) in its metadata, and an attempt that finds an earlier mark looks for
     that post in Slack before posting again. The answer's ``entries`` are those the post shows
-    (a post found again may show fewer than this attempt would have coalesced); its ``mark``
-    is for the caller to drop when it records the post (``posted_as``)."""
-    mark = ctx.store.keys.lock(f"posting:{ident}")
-    now = time.time()
-    fresh = ctx.store.redis.set(mark, f"{now:.6f}", nx=True, ex=86400)
-    if not fresh:
-        since = float(ctx.store.redis.get(mark) or now) - 2  # clock skew with Slack
-        found = _find_post(ctx, ident, channel, thread_ts, since)
+    (a post found again may show fewer than this attempt would have coalesced); its ``ident``
+    goes with the post's record (``posted_as``), which drops the attempt's mark."""
+    earlier = ctx.store.begin_post(ident)
+    if earlier is not None:
+        found = _find_post(ctx, ident, channel, thread_ts, earlier - 2)  # clock skew with Slack
         if found:
             ts, payload = found
             log.info("slack.post_found", ident=ident, ts=ts)
             shown_entries = str(payload.get("entries") or "")
-            return {"channel": channel, "ts": ts, "mark": mark,
+            return {"channel": channel, "ts": ts, "ident": ident,
                     "entries": shown_entries.split(",") if shown_entries else entries}
     payload = {"id": ident, **({"entries": ",".join(entries)} if entries else {})}
     try:
         posted = _post(ctx, channel, thread_ts=thread_ts, **shown,
                        metadata={"event_type": "relaydesk_post", "event_payload": payload})
     except Throttled:
-        if fresh:  # nothing was posted: the next attempt need not look for it
-            ctx.store.redis.delete(mark)
+        if earlier is None:  # nothing was posted: the next attempt need not look for it
+            ctx.store.abandon_post(ident)
         raise
-    return {"channel": posted["channel"], "ts": posted["ts"], "mark": mark, "entries": entries}
+    return {"channel": posted["channel"], "ts": posted["ts"], "ident": ident, "entries": entries}
 
 
 def _find_post(ctx: Context, ident: str, channel: str, thread_ts: str | None,
@@ -335,7 +332,7 @@ def _post_card(ctx: Context, conv: Conversation) -> None:
                         **_card(ctx, conv))
     conv.slack_channel, conv.slack_ts = posted["channel"], posted["ts"]
     ctx.store.card_posted(conv.id, conv.slack_channel, conv.slack_ts, context=True,
-                          posted_as=posted["mark"])
+                          posted_as=posted["ident"])
     conv.extra["slack_context"] = "due"
     ctx.store.settle(f"{Work.CARD}:{conv.id}", started)  # posted with the current state
     log.info("slack.card_posted", conversation=conv.id, ts=conv.slack_ts)
@@ -442,7 +439,7 @@ def relay_to_slack(ctx: Context, vid: str) -> None:
         entries = posted.get("entries") or entries[:1]
         outgoing = tuple(e for e, m in batch if m and m.direction == "out" and e in entries)
         ctx.dispatcher.enqueue(*ctx.store.relayed(vid, entries, posted["channel"],
-                                                  posted["ts"], outgoing, posted["mark"]))
+                                                  posted["ts"], outgoing, posted["ident"]))
         log.info("slack.relayed", conversation=vid, entries=len(entries))
 
 
