@@ -203,8 +203,13 @@ async def drive(rate: float, seconds: float, gw: Server, slack_port: int, routin
         gw_cpu = cpu_seconds(gw.process.pid)
         pids = {"gateway": [gw.process.pid], "workers": [w.process.pid for w in workers]} | {
             name: [pid] for name, pid in others.items()}
-        budget = {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()}
-        budget["load generator"] = time.process_time()
+
+        def cpu_now() -> dict[str, float]:
+            """CPU seconds so far of each process group, and of this driver (the load)."""
+            return {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()
+                    } | {"load generator": time.process_time()}
+
+        budget = cpu_now()
         meters = {"routing": Meter(sync), "rq": Meter(rq)}
         for meter in meters.values():
             meter.start()
@@ -235,9 +240,7 @@ async def drive(rate: float, seconds: float, gw: Server, slack_port: int, routin
             queue_lengths.append(rq.llen(queue_key))
             await asyncio.sleep(0.2)
         drained_at = time.time()
-        budget = {name: (time.process_time() if name == "load generator" else
-                         sum(cpu_seconds(p) for p in pids[name])) - used
-                  for name, used in budget.items()}
+        budget = {name: spent - budget[name] for name, spent in cpu_now().items()}
         counted = {name: meter.stop() for name, meter in meters.items()}
         worker_cpu = [cpu_seconds(w.process.pid) - c for w, c in zip(workers, worker_cpu,
                                                                         strict=True)]
