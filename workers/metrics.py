@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import Counter, start_http_server
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from channels.slack.client import KeepAliveWebClient
 
 SENDS = Counter("relaydesk_sends_total", "Calls to the providers that send or show something, "
                 "by provider and outcome", ["provider", "outcome"])
@@ -26,8 +27,8 @@ def sent(provider: str, outcome: str) -> None:
     SENDS.labels(provider, outcome).inc()
 
 
-class MeteredWebClient(WebClient):
-    """slack_sdk's client, counting each write call's outcome."""
+class MeteredWebClient(KeepAliveWebClient):
+    """slack_sdk's client (connections kept open), counting each write call's outcome."""
 
     def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:
         if api_method in SLACK_READS:

@@ -93,6 +93,8 @@ class FakeSlack:
         self.bot_id = bot_id
         self.team_id = team_id
         self.calls: list[tuple[str, Params]] = []
+        #: The client ends (host, port) calls came from: one per connection a client opened.
+        self.connections: set[tuple[str, int]] = set()
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> latest
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}  # view id -> latest view
@@ -233,10 +235,12 @@ class FakeSlack:
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername")[:2])
         params: Params = dict(request.query)
         if request.content_type == "application/json":
-            try:
-                body = await request.json()
+            try:  # slack_sdk's sync client sends a call without arguments with no body
+                body = await request.json() if await request.read() else {}
             except ValueError:
                 body = None
             if not isinstance(body, dict):
