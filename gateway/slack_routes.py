@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import aiohttp
 import structlog
 from aiohttp import web
 from slack_bolt import BoltResponse
@@ -53,6 +54,21 @@ def setup(app: web.Application, services: Services) -> None:
 
     bolt = build_app(settings.slack_bot_token, settings.slack_signing_secret,
                      settings.slack_api_base, on_reply, on_command, Desk(services))
+
+    async def open_session(_: web.Application) -> None:
+        # One session (and its kept-alive connections) for the desk's calls to Slack: modals,
+        # Home tabs, ephemerals. Without one, the SDK opens a session and a connection per
+        # call, a TLS handshake before each modal, which must open within Slack's 3 s.
+        bolt.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=bolt.client.timeout),
+            trust_env=bolt.client.trust_env_in_session)
+
+    async def close_session(_: web.Application) -> None:
+        if bolt.client.session is not None:
+            await bolt.client.session.close()
+
+    app.on_startup.append(open_session)
+    app.on_cleanup.append(close_session)
 
     @bolt.error
     async def on_error(error: Exception) -> BoltResponse | None:

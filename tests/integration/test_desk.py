@@ -91,6 +91,15 @@ async def test_card_has_the_action_buttons(system: System) -> None:
     assert {e["value"] for e in actions["elements"]} == {vid}
 
 
+async def test_the_desk_reuses_its_connection_to_slack(system: System) -> None:
+    vid, card = await conversation(system)
+    system.slack.connections.clear()
+    for action in ("rd_close", "rd_transfer", "rd_contact"):
+        assert await click(system, "U0ANA", action, vid, card)
+    assert len(system.slack.calls_to("views.open")) == 3
+    assert len(system.slack.connections) == 1  # not one per modal
+
+
 async def test_close_with_typification_and_subtypification(system: System) -> None:
     vid, card = await conversation(system)
     view = await click(system, "U0ANA", "rd_close", vid, card)
