@@ -25,12 +25,12 @@ import structlog
 from redis.client import Pipeline
 from rq import Queue, SimpleWorker
 from rq.job import Job
-from rq.timeouts import TimerDeathPenalty
 from rq.utils import now as rq_now
 
 from routing.connection import sync_client
 from workers import homes, metrics
 from workers.context import Context, install
+from workers.deadlines import WatchdogDeathPenalty
 from workers.jobs import remind_waiting
 from workers.scheduler import Scheduler
 from workers.sweeper import Sweeper
@@ -88,9 +88,10 @@ class Worker(SimpleWorker):
 
 class ThreadWorker(Worker):
     """A worker on a thread other than the main one: no signal handlers (only the main thread
-    may set them; the main worker's shutdown stops these), timeouts by timer."""
+    may set them; the main worker's shutdown stops these), timeouts by the process's watchdog
+    (``workers.deadlines``) rather than RQ's timer thread per job."""
 
-    death_penalty_class = TimerDeathPenalty
+    death_penalty_class = WatchdogDeathPenalty
 
     def _install_signal_handlers(self) -> None:
         pass

@@ -1,9 +1,11 @@
 """The worker keeps RQ's bookkeeping to fewer round trips (workers.main.Worker) without losing
-what RQ's monitoring shows: the worker's heartbeat and state, failed jobs and retries; and its
-Redis clients have room for every job it runs at once."""
+what RQ's monitoring shows: the worker's heartbeat and state, failed jobs and retries, job
+timeouts; and its Redis clients have room for every job it runs at once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,3 +94,45 @@ def test_a_worker_client_holds_every_send_of_its_bulk_chunks_at_once(
         for conn in held:
             client.connection_pool.release(conn)
         client.close()
+
+
+def spin(seconds: float) -> float:
+    """A job that runs Python code for ``seconds`` (where a timeout can land)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        time.sleep(0.01)
+    return seconds
+
+
+SPIN = f"{__name__}.spin"
+
+
+def test_a_job_past_its_timeout_fails_and_the_thread_goes_on(rq_redis: redis.Redis) -> None:
+    queue = Queue("q", connection=rq_redis)
+    quick = queue.enqueue(SPIN, 0.05, job_timeout=1)  # its deadline passes during `slow`
+    slow = queue.enqueue(SPIN, 1.5, job_timeout=10)
+    stuck = queue.enqueue(SPIN, 30, job_timeout=1)
+    after = queue.enqueue(SPIN, 0.05, job_timeout=1)
+    started = time.monotonic()
+    ThreadWorker([queue], connection=rq_redis).work(burst=True, logging_level="WARNING")
+    assert time.monotonic() - started < 10  # `stuck` was stopped after its second
+    for job in (quick, slow, stuck, after):
+        job.refresh()
+    assert (quick.get_status(), slow.get_status(), after.get_status()) == ("finished",) * 3
+    assert stuck.get_status() == "failed"
+    assert stuck.id in FailedJobRegistry(queue=queue).get_job_ids()
+    assert "Task exceeded maximum timeout value (1 seconds)" in stuck.latest_result().exc_string
+
+
+def test_no_thread_is_started_per_job(rq_redis: redis.Redis,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    real = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start",
+                        lambda thread: started.append(thread.name) or real(thread))
+    queue = Queue("q", connection=rq_redis)
+    queue.enqueue_many([Queue.prepare_data(SPIN, (0.0,), result_ttl=RESULT_TTL)
+                        for _ in range(20)])
+    ThreadWorker([queue], connection=rq_redis).work(burst=True, logging_level="WARNING")
+    assert queue.count == 0
+    assert len(started) <= 1  # at most the process's watchdog, once
