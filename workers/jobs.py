@@ -356,9 +356,11 @@ def _post_context(ctx: Context, conv: Conversation) -> None:
 BATCH = 20
 
 
-def _batch(ctx: Context, vid: str) -> list[tuple[str, Message | None]]:
+def _batch(ctx: Context, vid: str) -> tuple[list[tuple[str, Message | None]], bool]:
     """The next entries to post as one reply: the head, and while it is a customer message,
-    the customer messages right after it that fit in one Slack message with it."""
+    the customer messages right after it that fit in one Slack message with it. And whether
+    they are all the outbox held when read (then the relay need not read it again: an entry
+    queued meanwhile keeps the work's mark, see ``settles``)."""
     out: list[tuple[str, Message | None]] = []
     blocks = chars = 0
     entries = ctx.store.outbox_entries(vid, Work.SLACK, BATCH)
@@ -368,14 +370,14 @@ def _batch(ctx: Context, vid: str) -> list[tuple[str, Message | None]]:
     for entry in entries:
         msg = None if entry.startswith(NOTICE) else Message.from_hash(found[entry])
         if msg is None or msg.direction != "in" or msg.choice:
-            return out or [(entry, msg)]
+            return (out, False) if out else ([(entry, msg)], len(entries) == 1)
         more_blocks, more_chars = render.blocks_needed(msg.body, msg.media)
         if out and (blocks + more_blocks > render.MAX_BLOCKS
                     or chars + more_chars + 1 > render.MAX_TEXT):
-            break
+            return out, False
         blocks, chars = blocks + more_blocks, chars + more_chars + 1
         out.append((entry, msg))
-    return out
+    return out, len(entries) < BATCH
 
 
 def _post_batch(ctx: Context, conv: Conversation, batch: list[tuple[str, Message | None]]
@@ -427,7 +429,11 @@ def relay_to_slack(ctx: Context, vid: str) -> None:
             return
     if conv.extra.get("slack_context"):
         _post_context(ctx, conv)
-    while batch := _batch(ctx, vid):
+    drained = False
+    while not drained:
+        batch, drained = _batch(ctx, vid)
+        if not batch:
+            return
         entries = [entry for entry, _ in batch]
         try:
             posted = _post_batch(ctx, conv, batch)
@@ -436,7 +442,9 @@ def relay_to_slack(ctx: Context, vid: str) -> None:
                 raise
             _park(ctx, conv, entries, _slack_error(exc), conv.slack_channel)
             continue
-        entries = posted.get("entries") or entries[:1]
+        shown = posted.get("entries") or entries[:1]
+        drained = drained and len(shown) == len(entries)
+        entries = shown
         outgoing = tuple(e for e, m in batch if m and m.direction == "out" and e in entries)
         ctx.dispatcher.enqueue(*ctx.store.relayed(vid, entries, posted["channel"],
                                                   posted["ts"], outgoing, posted["ident"]))

@@ -170,6 +170,26 @@ async def test_a_backlog_is_coalesced_into_one_reply_in_order(system: System) ->
     assert shown(system, WA) == [f"mensaje {n}" for n in range(1, 13)]
 
 
+async def test_a_message_written_while_its_relay_posts_goes_out_with_that_job(
+        system: System) -> None:
+    """The relay has no job of its own for it (the conversation's relay is already marked):
+    the running job goes round again rather than leave it to the sweeper."""
+    await write(system, 1, "primero")
+    await run_until_done(system)  # the card and the first message
+    posts = len(system.slack.calls_to("chat.postMessage"))
+    await write(system, 2, "segundo")
+    system.slack.delay = 0.3  # Slack answers slowly: the third message arrives meanwhile
+    relaying = asyncio.create_task(system.drain())
+    await system.slack.wait_for(lambda f: len(f.calls_to("chat.postMessage")) > posts)
+    await write(system, 3, "tercero")
+    await system.services.idle()
+    assert system.queue.count == 0  # no job for it
+    await relaying
+    assert shown(system, WA) == ["primero", "segundo", "tercero"]
+    assert len(system.slack.calls_to("chat.postMessage")) == posts + 2
+    assert system.store.redis.zcard(system.store.keys.pending) == 0
+
+
 async def test_paced_posts_stay_within_slack_limits_and_lose_nothing(system: System) -> None:
     """Six conversations write in turns into one channel limited to 1 post/s (burst 2); the
     workers pace themselves with the same limits: Slack never answers 429, every message is
