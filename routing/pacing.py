@@ -1,7 +1,8 @@
 """Token buckets in Redis, shared by every process that paces one provider resource.
 
 ``take(redis, key, rate_per_second, burst, now)`` takes one token from the bucket at ``key``
-in one atomic round trip (one Lua call) and returns the seconds to wait: ``0.0`` means a token
+in one atomic round trip (one Lua call; ``take_all`` takes from several buckets at once, all
+or none) and returns the seconds to wait: ``0.0`` means a token
 was taken and the caller may go now; anything else means nothing was taken and the caller
 should come back after that many seconds (reschedule the work rather than sleep on it).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -54,9 +55,19 @@ def take(redis: Any, key: str, rate_per_second: float, burst: float,
          now: float | None = None, queue: bool = False) -> float | Awaitable[float]:
     """Take a token from ``key``; seconds to wait (0.0 = go, a token was taken). ``queue``:
     a waiting caller gets the next free slot after the callers already waiting."""
-    stamp = time.time() if now is None else now
-    raw = _script(redis)(keys=[key], args=[repr(float(rate_per_second)), repr(float(burst)),
-                                           repr(float(stamp)), "queue" if queue else ""])
+    return take_all(redis, [(key, rate_per_second, burst, queue)], now)
+
+
+def take_all(redis: Any, buckets: Sequence[tuple[str, float, float, bool]],
+             now: float | None = None) -> float | Awaitable[float]:
+    """A token from each bucket ``(key, rate_per_second, burst, queue)``, all or none, in one
+    round trip: 0.0 = go; else the longest wait of the buckets that lack one, and nothing was
+    taken (a Slack channel's token is not spent on a post the workspace's bucket holds back).
+    The keys must share a hash slot (one namespace's are)."""
+    args = [repr(float(time.time() if now is None else now))]
+    for _, rate_per_second, burst, queue in buckets:
+        args += [repr(float(rate_per_second)), repr(float(burst)), "queue" if queue else ""]
+    raw = _script(redis)(keys=[key for key, *_ in buckets], args=args)
     return _as_float(raw) if inspect.isawaitable(raw) else float(raw)
 
 

@@ -73,11 +73,10 @@ def _post(ctx: Context, channel: str, **message: object) -> dict:
     p, store = ctx.slack_pacing, ctx.store
     # Many conversations share a channel: waiting jobs get successive slots (queue), so they
     # come back one by one rather than all at once to be told to wait again.
-    wait = pacing.take(store.redis, store.keys.pace(f"slack:{channel}"), p.channel_rate,
-                       p.channel_burst, queue=True)
-    if not wait:
-        wait = pacing.take(store.redis, store.keys.pace("slack:workspace"),
-                           p.workspace_per_minute / 60, max(1, p.workspace_per_minute // 10))
+    wait = pacing.take_all(store.redis, [
+        (store.keys.pace(f"slack:{channel}"), p.channel_rate, p.channel_burst, True),
+        (store.keys.pace("slack:workspace"), p.workspace_per_minute / 60,
+         max(1, p.workspace_per_minute // 10), False)])
     if wait:
         raise Throttled(float(wait), channel)
     try:

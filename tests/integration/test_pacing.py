@@ -57,6 +57,23 @@ def test_queued_callers_are_given_successive_slots(sync_redis: redis.Redis,
     assert pacing.take(sync_redis, key, 2.0, 1, now + 1.0) == pytest.approx(0.5)
 
 
+def test_several_buckets_give_a_token_each_or_none(sync_redis: redis.Redis,
+                                                   namespace: str) -> None:
+    """A Slack post takes its channel's token and the workspace's in one round trip; when the
+    workspace holds it back, the channel's token is not spent."""
+    channel, workspace = (f"rd:{{{namespace}}}:pace:slack:C1",
+                          f"rd:{{{namespace}}}:pace:slack:workspace")
+    both = [(channel, 1.0, 2, True), (workspace, 0.5, 1, False)]
+    now = 500.0
+    assert pacing.take_all(sync_redis, both, now) == 0.0
+    assert pacing.take_all(sync_redis, both, now) == pytest.approx(2.0)  # the workspace's wait
+    assert pacing.take(sync_redis, channel, 1.0, 2, now) == 0.0  # its second token is there
+    assert pacing.take_all(sync_redis, both, now) == pytest.approx(2.0)  # longest of 1 and 2
+    assert pacing.take_all(sync_redis, both, now + 2) == 0.0  # both refilled: one from each
+    assert pacing.take(sync_redis, channel, 1.0, 2, now + 2) == 0.0
+    assert pacing.take(sync_redis, workspace, 0.5, 1, now + 2) == pytest.approx(2.0)
+
+
 def test_invalid_parameters_are_refused(sync_redis: redis.Redis) -> None:
     with pytest.raises(redis.ResponseError):
         pacing.take(sync_redis, "pace:x", 0, 1)
