@@ -138,10 +138,13 @@ class Store:
         return self._run("sent", Result.parse, mid, vid, sid, status, error_code, SID_TTL,
                          reason)
 
-    def settle(self, member: str, started_at: float) -> Any:
-        """Clear a work mark once its work is done (see settle.lua); 1 if cleared."""
+    def settle(self, member: str, started_at: float, lock: tuple[str, Any] | None = None
+               ) -> Any:
+        """Clear a work mark once its work is done (see settle.lua); 1 if cleared. ``lock``:
+        the job's lock (its key, ``keys.lock(...)``, and token), given up in the same call if
+        the token still holds it."""
         return self._scripts["settle"](keys=[self.keys.seq], args=[
-            self.keys.prefix, repr(time.time()), member, repr(started_at)])
+            self.keys.prefix, repr(time.time()), member, repr(started_at), *(lock or ())])
 
     def set_presence(self, agent: str, presence: str, actor: str,
                      now: float | None = None) -> Maybe[AgentChanged]:

@@ -90,18 +90,26 @@ def _post(ctx: Context, channel: str, **message: object) -> dict:
 
 class Leases(threading.Thread):
     """Renews the locks this process's jobs hold, every third of their lease, from one thread
-    (a renewing thread per job cost a start and a join per job, each waiting for the GIL)."""
+    (a renewing thread per job cost a start and a join per job, each waiting for the GIL).
+    The thread is woken only when a new lock needs renewing before it would wake anyway: not
+    once per job."""
+
+    IDLE = 1.0  # seconds the thread sleeps when nothing is due sooner
 
     def __init__(self) -> None:
         super().__init__(name="leases", daemon=True)
         self._held: dict[int, tuple[Lock, float, float]] = {}  # id -> lock, lease, next renewal
         self._mutex = threading.Lock()
         self._changed = threading.Event()
+        self._wakes_at = 0.0  # when the thread is due to look again (monotonic)
 
     def hold(self, lock: Lock, lease: float) -> None:
+        renewal = time.monotonic() + lease / 3
         with self._mutex:
-            self._held[id(lock)] = (lock, lease, time.monotonic() + lease / 3)
-        self._changed.set()
+            self._held[id(lock)] = (lock, lease, renewal)
+            sooner = renewal < self._wakes_at
+        if sooner:
+            self._changed.set()
 
     def drop(self, lock: Lock) -> None:
         with self._mutex:
@@ -112,7 +120,8 @@ class Leases(threading.Thread):
             with self._mutex:
                 now = time.monotonic()
                 due = [(key, held) for key, held in self._held.items() if held[2] <= now]
-                upcoming = min((held[2] for held in self._held.values()), default=now + 1.0)
+                self._wakes_at = min([held[2] for held in self._held.values()]
+                                     + [now + self.IDLE])
             for key, (lock, lease, _) in due:
                 with contextlib.suppress(Exception):  # a Redis blip, or released meanwhile
                     lock.reacquire()
@@ -120,7 +129,7 @@ class Leases(threading.Thread):
                     if key in self._held:
                         self._held[key] = (lock, lease, time.monotonic() + lease / 3)
             if not due:
-                self._changed.wait(max(0.0, upcoming - time.monotonic()))
+                self._changed.wait(max(0.0, self._wakes_at - time.monotonic()))
                 self._changed.clear()
 
 
@@ -137,23 +146,41 @@ def leases() -> Leases:
     return _leases
 
 
+class Held:
+    """A job's lock while its work runs (``locked``); ``settle`` ends both at once."""
+
+    def __init__(self, ctx: Context, lock: Lock) -> None:
+        self.ctx, self.lock, self.released = ctx, lock, False
+
+    def settle(self, member: str, started: float) -> bool:
+        """Settle the work's mark and give up the lock, in one round trip."""
+        leases().drop(self.lock)
+        settled = self.ctx.store.settle(member, started,
+                                        lock=(self.lock.name, self.lock.local.token))
+        self.released = True
+        return bool(settled)
+
+
 @contextmanager
-def locked(ctx: Context, name: str, lease: float = 10.0) -> Iterator[None]:
+def locked(ctx: Context, name: str, lease: float = 10.0) -> Iterator[Held]:
     """A short lease, renewed while the body runs: a worker killed (-9) while holding it
     blocks the conversation for at most ``lease`` seconds, not a minute. A held lock is tried
     again every ``LOCK_POLL`` s (redis-py's default, 0.1 s, kept a worker thread idle that
-    long behind a job of a few milliseconds)."""
+    long behind a job of a few milliseconds). Freed on the way out unless ``Held.settle``
+    already gave it up."""
     lock = ctx.store.redis.lock(ctx.store.keys.lock(name), timeout=lease, blocking_timeout=10,
                                 sleep=LOCK_POLL, thread_local=False)  # renewed by another thread
     if not lock.acquire():
         raise Busy(name)
     renewer = leases()
     renewer.hold(lock, lease)
+    held = Held(ctx, lock)
     try:
-        yield
+        yield held
     finally:
-        renewer.drop(lock)
-        lock.release()
+        if not held.released:
+            renewer.drop(lock)
+            lock.release()
 
 
 def settles(kind: Work, lock: str | None = None, once: bool = False
@@ -172,8 +199,11 @@ def settles(kind: Work, lock: str | None = None, once: bool = False
             while True:
                 started = time.time()
                 try:
-                    with locked(ctx, f"{lock or kind}:{ident}"):
+                    with locked(ctx, f"{lock or kind}:{ident}") as held:
                         work(ctx, ident)
+                        if held.settle(member, started) or once:
+                            return
+                        continue  # marked again meanwhile: round again
                 except (Throttled, SlackApiError) as exc:
                     if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
                         # Another method's limit (chat.update, reactions): same as a post's.

@@ -57,3 +57,20 @@ def test_a_waiting_job_goes_as_soon_as_the_lock_is_free(sync_redis: redis.Redis,
     waiter.join(5)
     assert waited and waited[0] < 0.04  # redis-py's default poll (0.1 s) would fail this
     assert LOCK_POLL <= 0.01
+
+
+def test_settling_gives_up_the_lock_in_the_same_call(sync_redis: redis.Redis,
+                                                     namespace: str) -> None:
+    ctx = _ctx(sync_redis, namespace)
+    store, key = ctx.store, ctx.store.keys.lock("card:v1")
+    sync_redis.zadd(store.keys.pending, {"card:v1": 10.0})
+    with locked(ctx, "card:v1") as held:
+        assert held.settle("card:v1", started=20.0)
+        assert not sync_redis.exists(key)  # free for the next job at once
+        assert sync_redis.zscore(store.keys.pending, "card:v1") is None
+    # A lock that expired and went to another job is left to that job.
+    sync_redis.zadd(store.keys.pending, {"card:v1": 30.0})
+    with locked(ctx, "card:v1", lease=0.6) as held:
+        sync_redis.set(key, "another job's token")
+        assert not held.settle("card:v1", started=20.0)  # marked again after it started
+    assert sync_redis.get(key) == "another job's token"
