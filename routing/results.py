@@ -74,6 +74,14 @@ class Replied(Result):
 
 
 @dataclass(frozen=True)
+class Recorded(Result):
+    """A send's outcome recorded (``outcome``: the message's status); ``next`` is the head of
+    the conversation's Twilio outbox after it, '' when the outbox is empty."""
+
+    next: str = ""
+
+
+@dataclass(frozen=True)
 class Sent(Result):
     """A message to the customer queued through the API; ``replayed`` for a repeated key."""
 

@@ -28,6 +28,7 @@ from routing.results import (
     HistoryContacts,
     Inbound,
     Moved,
+    Recorded,
     Replied,
     Result,
     Sent,
@@ -133,9 +134,9 @@ class Store:
         return self._run("status", StatusApplied.parse, sid, status, error_code, now=now)
 
     def sent(self, mid: str, vid: str, sid: str, status: str, error_code: str = "",
-             reason: str = "") -> Maybe[Result]:
+             reason: str = "") -> Maybe[Recorded]:
         """Record the outcome of sending the head of a conversation's Twilio outbox."""
-        return self._run("sent", Result.parse, mid, vid, sid, status, error_code, SID_TTL,
+        return self._run("sent", Recorded.parse, mid, vid, sid, status, error_code, SID_TTL,
                          reason)
 
     def settle(self, member: str, started_at: float, lock: tuple[str, Any] | None = None

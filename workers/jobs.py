@@ -505,7 +505,8 @@ def report_problem(ctx: Context, ident: str) -> None:
 def send_to_twilio(ctx: Context, vid: str) -> None:
     """Send the conversation's queued messages to the customer, in order."""
     conv = _conversation(ctx, vid)
-    while (head := ctx.store.outbox_head(vid, Work.TWILIO)) is not None:
+    head = ctx.store.outbox_head(vid, Work.TWILIO)
+    while head:  # a message queued after the last send keeps the mark: settle sends us round
         msg = _message(ctx, head)
         pace_reply(ctx, conv.campaign_addr, conv.campaign)
         try:
@@ -527,6 +528,7 @@ def send_to_twilio(ctx: Context, vid: str) -> None:
             metrics.sent("twilio", "retried")
             raise
         ctx.dispatcher.enqueue(*recorded.jobs)
+        head = recorded.next
 
 
 def _react(ctx: Context, method: str, msg: Message, name: str, ok_errors: set[str]) -> None:

@@ -1,5 +1,7 @@
 -- The worker's outcome for the message at the head of a conversation's Twilio outbox:
 -- accepted by Twilio (sid given) or failed for good (sid empty, error code and reason given).
+-- Answers the message's status and the outbox's next head ('' when it is empty), so the
+-- worker need not read the outbox again.
 -- ARGV: prefix now mid vid sid status error_code sid_ttl failure_reason
 local mid, vid, sid, status, code, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local why = ARGV[9]
@@ -20,4 +22,5 @@ mark('status', mid)
 if redis.call('LINDEX', K.outbox(vid, 'twilio'), 0) == mid then
   redis.call('LPOP', K.outbox(vid, 'twilio'))
 end
-return reply(redis.call('HGET', K.msg(mid), 'status'))
+return reply(redis.call('HGET', K.msg(mid), 'status'),
+             {next = redis.call('LINDEX', K.outbox(vid, 'twilio'), 0) or ''})

@@ -3,6 +3,8 @@ thread; signed Slack reply -> RQ job -> Twilio; status callbacks -> the mark in 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.integration.conftest import System
@@ -187,6 +189,29 @@ async def test_slack_bad_signature_is_refused(system: System) -> None:
     assert (await system.post_slack(event, secret="wrong")).status == 403
     await system.drain()
     assert system.twilio.messages == []
+
+
+async def test_a_reply_written_while_its_send_waits_on_twilio_goes_out_with_that_job(
+        system: System) -> None:
+    """The second reply has no job of its own (the outbox's mark is held by the running
+    job): the job sends it after the first, in order, rather than leave it to the sweeper."""
+    await customer_writes(system, sms_form("SM" + "a" * 32, "hola"))
+    card = parent(system, SMS_CHANNEL)
+    system.twilio.latency = 0.3  # Twilio answers slowly: the second reply arrives meanwhile
+    await system.post_slack(thread_reply_event("Ev1", SMS_CHANNEL, card["ts"], "U0ANA", "uno"))
+    await system.services.idle()
+    sending = asyncio.create_task(system.drain())
+    for _ in range(200):
+        if system.twilio.requests:
+            break
+        await asyncio.sleep(0.01)
+    await system.post_slack(thread_reply_event("Ev2", SMS_CHANNEL, card["ts"], "U0ANA", "dos"))
+    await system.services.idle()
+    assert "workers.jobs.send_to_twilio" not in [j.func_name for j in system.queue.jobs]
+    await sending
+    assert [m["body"] for m in system.twilio.messages] == ["uno", "dos"]
+    assert system.store.redis.llen(system.store.keys.to_twilio(
+        system.store.thread_conversation(SMS_CHANNEL, card["ts"]))) == 0
 
 
 async def test_transient_twilio_error_is_retried_with_backoff_and_order_kept(
