@@ -396,6 +396,16 @@ class Store:
     def conversation_hash(self, vid: str) -> Any:
         return self.redis.hgetall(self.keys.conv(vid))
 
+    def conversation_and_outbox(self, vid: str, kind: str, count: int
+                                ) -> tuple[dict[str, str], list[str]]:
+        """A conversation's hash and the first ``count`` entries of one of its outboxes, in one
+        round trip (sync client): what a worker's job reads first."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.conv(vid))
+        pipe.lrange(f"{self.keys.conv(vid)}:to_{kind}", 0, count - 1)
+        conv, entries = pipe.execute()
+        return conv, entries
+
     def message_hash(self, mid: str) -> Any:
         return self.redis.hgetall(self.keys.msg(mid))
 

@@ -385,14 +385,16 @@ def _post_context(ctx: Context, conv: Conversation) -> None:
 BATCH = 20
 
 
-def _batch(ctx: Context, vid: str) -> tuple[list[tuple[str, Message | None]], bool]:
+def _batch(ctx: Context, vid: str, read: list[str] | None = None
+           ) -> tuple[list[tuple[str, Message | None]], bool]:
     """The next entries to post as one reply: the head, and while it is a customer message,
     the customer messages right after it that fit in one Slack message with it. And whether
     they are all the outbox held when read (then the relay need not read it again: an entry
-    queued meanwhile keeps the work's mark, see ``settles``)."""
+    queued meanwhile keeps the work's mark, see ``settles``). ``read``: the outbox's first
+    ``BATCH`` entries, if just read."""
     out: list[tuple[str, Message | None]] = []
     blocks = chars = 0
-    entries = ctx.store.outbox_entries(vid, Work.SLACK, BATCH)
+    entries = read if read is not None else ctx.store.outbox_entries(vid, Work.SLACK, BATCH)
     mids = [entry for entry in entries if not entry.startswith(NOTICE)]
     found = dict(zip(mids, ctx.store.hashes([ctx.store.keys.msg(m) for m in mids]),
                      strict=True)) if mids else {}  # one round trip for the whole read-ahead
@@ -444,8 +446,10 @@ def _park(ctx: Context, conv: Conversation, entries: list[str], error: str,
 def relay_to_slack(ctx: Context, vid: str) -> None:
     """Post the conversation's card if it has none, then its queued messages and notices, a
     backlog of customer messages coalesced into one reply. What Slack refuses for good is
-    parked (see ``_park``) and the next entry goes on."""
-    conv = _conversation(ctx, vid)
+    parked (see ``_park``) and the next entry goes on. Only this job takes from the head of the
+    outbox (under the conversation's lock), so what it read first stays the head meanwhile."""
+    raw, read = ctx.store.conversation_and_outbox(vid, Work.SLACK, BATCH)
+    conv = Conversation.from_hash(raw)
     if not conv.slack_ts:
         try:
             _post_card(ctx, conv)
@@ -460,7 +464,8 @@ def relay_to_slack(ctx: Context, vid: str) -> None:
         _post_context(ctx, conv)
     drained = False
     while not drained:
-        batch, drained = _batch(ctx, vid)
+        batch, drained = _batch(ctx, vid, read)
+        read = None
         if not batch:
             return
         entries = [entry for entry, _ in batch]
@@ -504,8 +509,9 @@ def report_problem(ctx: Context, ident: str) -> None:
 @settles(Work.TWILIO)
 def send_to_twilio(ctx: Context, vid: str) -> None:
     """Send the conversation's queued messages to the customer, in order."""
-    conv = _conversation(ctx, vid)
-    head = ctx.store.outbox_head(vid, Work.TWILIO)
+    raw, first = ctx.store.conversation_and_outbox(vid, Work.TWILIO, 1)
+    conv = Conversation.from_hash(raw)
+    head = first[0] if first else None
     while head:  # a message queued after the last send keeps the mark: settle sends us round
         msg = _message(ctx, head)
         pace_reply(ctx, conv.campaign_addr, conv.campaign)
