@@ -5,7 +5,9 @@ it after the answer: against slack.com that is a TCP and TLS handshake before ea
 on a busy worker about half the CPU a call costs. This client sends the same requests (same
 method, path, headers and body, built by the SDK) over one kept-alive connection per thread
 and host, and hands the SDK the answer exactly as urllib would: a 2xx as a response dict,
-anything else as ``urllib.error.HTTPError``, so the SDK's 429 and error handling is unchanged.
+anything else as ``urllib.error.HTTPError``, a failure to send as ``URLError``, so the SDK's
+429, error and retry handling is unchanged. (Slack's Web API does not redirect: a 3xx is an
+error here, where urllib would follow it.)
 
 When a proxy applies (the client's ``proxy`` or the environment's ``*_proxy`` settings), the
 call goes through the SDK's urllib path, which knows proxies.
@@ -16,11 +18,10 @@ from __future__ import annotations
 import http.client
 import io
 import select
-import ssl
 import threading
 import urllib.request
 from typing import Any
-from urllib.error import HTTPError
+from urllib.error import HTTPError, URLError
 from urllib.parse import SplitResult, urlsplit
 
 from slack_sdk import WebClient
@@ -43,7 +44,6 @@ class KeepAliveWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self._local = threading.local()
         self._environ_proxies = urllib.request.getproxies()  # read once: env is fixed
-        self._tls: ssl.SSLContext | None = None
 
     def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request,
                                               ) -> dict[str, Any]:
@@ -53,8 +53,11 @@ class KeepAliveWebClient(WebClient):
         connection = self._connection(parts)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            connection.request(req.get_method(), path, body=req.data,
-                               headers=dict(req.header_items()))
+            try:
+                connection.request(req.get_method(), path, body=req.data,
+                                   headers=dict(req.header_items()))
+            except OSError as exc:  # as urllib does: the SDK's retry handler knows URLError
+                raise URLError(exc) from exc
             response = connection.getresponse()
             body = response.read()
         except BaseException:
@@ -86,10 +89,9 @@ class KeepAliveWebClient(WebClient):
             connection.close()
             connection = None
         if connection is None:
-            if parts.scheme == "https":
+            if parts.scheme == "https":  # no context: http.client's default, as urllib's
                 connection = http.client.HTTPSConnection(
-                    parts.hostname or "", parts.port, timeout=self.timeout,
-                    context=self.ssl or self._default_tls())
+                    parts.hostname or "", parts.port, timeout=self.timeout, context=self.ssl)
             else:
                 connection = http.client.HTTPConnection(parts.hostname or "", parts.port,
                                                         timeout=self.timeout)
@@ -101,8 +103,3 @@ class KeepAliveWebClient(WebClient):
         connections: dict[str, Connection] = self._local.__dict__.get("connections", {})
         if connections.get(f"{parts.scheme}://{parts.netloc}") is connection:
             del connections[f"{parts.scheme}://{parts.netloc}"]
-
-    def _default_tls(self) -> ssl.SSLContext:
-        if self._tls is None:  # loading the CA bundle costs milliseconds: once per client
-            self._tls = ssl.create_default_context()
-        return self._tls

@@ -8,6 +8,7 @@ import asyncio
 import threading
 import urllib.request
 from typing import Any
+from urllib.error import URLError
 
 import pytest
 from aiohttp import web
@@ -15,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from channels.slack.client import KeepAliveWebClient
+from gateway.redis_launcher import free_port
 from gateway.sandbox.fake_slack import FakeSlack
 from workers.metrics import MeteredWebClient
 
@@ -75,6 +77,16 @@ async def test_errors_and_rate_limits_reach_the_sdk_as_through_urllib(
     with pytest.raises(SlackApiError) as invalid:
         await asyncio.to_thread(KeepAliveWebClient(token="xoxb-wrong", base_url=url).auth_test)
     assert invalid.value.response["error"] == "invalid_auth"
+
+
+@pytest.mark.parametrize("client_class", [WebClient, KeepAliveWebClient])
+async def test_a_slack_that_cannot_be_reached_is_a_url_error(client_class: type) -> None:
+    """As through urllib: the SDK's connection-error retry handler knows it, and jobs count it
+    as a transient failure."""
+    client = client_class(token=TOKEN, base_url=f"http://127.0.0.1:{free_port()}/api/",
+                          timeout=2)
+    with pytest.raises(URLError):
+        await asyncio.to_thread(client.chat_postMessage, channel="C1", text="x")
 
 
 async def test_a_connection_the_server_closed_is_replaced(aiohttp_server: Any) -> None:
