@@ -5,8 +5,9 @@
 -- taken from any bucket (a channel's token is not spent on a post the workspace holds back).
 --   mode '' (take): ask again after that many seconds.
 --   mode 'queue': a caller this bucket holds back is given its next free slot after the
---     callers already waiting (one per 1/rate s), so that many callers told to wait come back
---     one by one instead of all at once; it asks again then and finds its token.
+--     callers already waiting (one per 1/rate s), and not before the other buckets' wait, so
+--     that many callers told to wait come back one by one instead of all at once; it asks
+--     again then and finds its token.
 -- Standalone: no lib.lua. Several keys must share a hash slot (Cluster).
 local now = tonumber(ARGV[1])
 if not now then
@@ -27,15 +28,18 @@ for i, key in ipairs(KEYS) do
   -- A clock that went back (another host) refills nothing and takes nothing away.
   b.tokens = math.min(burst, b.tokens + math.max(0, now - b.at) * rate)
   b.at = math.max(b.at, now)
-  if b.tokens < 1 then
-    b.wait = (1 - b.tokens) / rate
-    if b.queue then
-      b.wait = math.max(b.wait, b.tail - now)
-      b.tail = now + b.wait + 1 / rate
-    end
-    wait = math.max(wait, b.wait)
+  if b.tokens < 1 and not b.queue then
+    wait = math.max(wait, (1 - b.tokens) / rate)
   end
   buckets[i] = b
+end
+-- A queue bucket's slot comes after the plain buckets' wait: the caller comes back then.
+for _, b in ipairs(buckets) do
+  if b.tokens < 1 and b.queue then
+    local slot = math.max((1 - b.tokens) / b.rate, b.tail - now, wait)
+    b.tail = now + slot + 1 / b.rate
+    wait = math.max(wait, slot)
+  end
 end
 for _, b in ipairs(buckets) do
   if wait == 0 then

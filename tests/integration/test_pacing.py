@@ -74,6 +74,19 @@ def test_several_buckets_give_a_token_each_or_none(sync_redis: redis.Redis,
     assert pacing.take(sync_redis, workspace, 0.5, 1, now + 2) == pytest.approx(2.0)
 
 
+def test_queued_slots_come_after_the_other_buckets_wait(sync_redis: redis.Redis,
+                                                       namespace: str) -> None:
+    """Callers the workspace holds back for 2 s are not all given channel slots inside those
+    2 s (they would all come back at once): their slots start when the workspace allows."""
+    channel, workspace = (f"rd:{{{namespace}}}:pace:slack:C2",
+                          f"rd:{{{namespace}}}:pace:slack:workspace")
+    both = [(channel, 1.0, 1, True), (workspace, 0.5, 1, False)]
+    now = 700.0
+    assert pacing.take_all(sync_redis, both, now) == 0.0
+    waits = [pacing.take_all(sync_redis, both, now) for _ in range(3)]
+    assert waits == pytest.approx([2.0, 3.0, 4.0])  # one by one, from the workspace's 2 s
+
+
 def test_invalid_parameters_are_refused(sync_redis: redis.Redis) -> None:
     with pytest.raises(redis.ResponseError):
         pacing.take(sync_redis, "pace:x", 0, 1)
