@@ -31,7 +31,13 @@ def _timeout_class(exception: type[BaseException], timeout: float) -> type[BaseE
     def __init__(self: BaseException, *args: Any) -> None:
         exception.__init__(self, message)
 
-    return type(exception.__name__, (exception,), {"__init__": __init__})
+    def __reduce__(self: BaseException) -> tuple[type[BaseException], tuple[Any, ...]]:
+        return exception, self.args  # pickled as RQ's own class
+
+    # Named as RQ's class, so a failed job's record reads as it always did.
+    return type(exception.__name__, (exception,), {
+        "__init__": __init__, "__reduce__": __reduce__,
+        "__module__": exception.__module__, "__qualname__": exception.__qualname__})
 
 
 class Watchdog(threading.Thread):
@@ -109,14 +115,16 @@ class WatchdogDeathPenalty(BaseDeathPenalty):
     def __init__(self, timeout: float, exception: type[BaseException] = JobTimeoutException,
                  **kwargs: Any) -> None:
         super().__init__(timeout, exception, **kwargs)
-        self._token: int | None = None
+        self._armed: tuple[Watchdog, int] | None = None
 
     def setup_death_penalty(self) -> None:
         if self._timeout > 0:
-            self._token = watchdog().arm(self._timeout, _timeout_class(self._exception,
-                                                                       self._timeout))
+            keeper = watchdog()  # disarmed on the same one: tokens are the watchdog's own
+            self._armed = keeper, keeper.arm(self._timeout,
+                                             _timeout_class(self._exception, self._timeout))
 
     def cancel_death_penalty(self) -> None:
-        if self._token is not None:
-            watchdog().disarm(self._token)
-            self._token = None
+        if self._armed is not None:
+            keeper, token = self._armed
+            keeper.disarm(token)
+            self._armed = None

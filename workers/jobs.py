@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import structlog
+from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 from slack_sdk.errors import SlackApiError
 
@@ -180,7 +181,10 @@ def locked(ctx: Context, name: str, lease: float = 10.0) -> Iterator[Held]:
     finally:
         if not held.released:
             renewer.drop(lock)
-            lock.release()
+            # Settle may have freed it already and then failed (its answer lost, a timeout
+            # landing right after): that error is the one to report, not the lock's.
+            with contextlib.suppress(LockNotOwnedError):
+                lock.release()
 
 
 def settles(kind: Work, lock: str | None = None, once: bool = False

@@ -122,7 +122,8 @@ def test_a_job_past_its_timeout_fails_and_the_thread_goes_on(rq_redis: redis.Red
     assert (quick.get_status(), slow.get_status(), after.get_status()) == ("finished",) * 3
     assert stuck.get_status() == "failed"
     assert stuck.id in FailedJobRegistry(queue=queue).get_job_ids()
-    assert "Task exceeded maximum timeout value (1 seconds)" in stuck.latest_result().exc_string
+    assert ("rq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (1 seconds)"
+            in stuck.latest_result().exc_string)  # as RQ's own timer reports it
 
 
 def test_no_thread_is_started_per_job(rq_redis: redis.Redis,
