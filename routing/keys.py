@@ -62,11 +62,16 @@ class Keys:
     def events(self, vid: str) -> str:
         return f"{self.prefix}conv:{vid}:events"
 
+    def outbox(self, vid: str, kind: str) -> str:
+        """A conversation's outbox for ``kind`` (``slack``, ``twilio``, ``bot``): lib.lua's
+        ``K.outbox``."""
+        return f"{self.prefix}conv:{vid}:to_{kind}"
+
     def to_slack(self, vid: str) -> str:
-        return f"{self.prefix}conv:{vid}:to_slack"
+        return self.outbox(vid, "slack")
 
     def to_twilio(self, vid: str) -> str:
-        return f"{self.prefix}conv:{vid}:to_twilio"
+        return self.outbox(vid, "twilio")
 
     def msg(self, mid: str) -> str:
         return f"{self.prefix}msg:{mid}"
@@ -114,7 +119,7 @@ class Keys:
         return f"{self.prefix}unassigned:{campaign}"
 
     def to_bot(self, vid: str) -> str:
-        return f"{self.prefix}conv:{vid}:to_bot"
+        return self.outbox(vid, "bot")
 
     def tokens(self) -> str:
         return f"{self.prefix}tokens"

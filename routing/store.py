@@ -311,10 +311,10 @@ class Store:
             return None
         return float(self.redis.get(key) or now)
 
-
     def abandon_post(self, ident: str) -> Any:
         """Nothing was posted for this attempt: the next one need not look for it."""
         return self.redis.delete(self._posting(ident))
+
     def slack_failed(self, vid: str, entries: list[str], error: str, channel: str) -> Any:
         """Slack refused these head entries for good: park them as failed and mark the report
         to supervisors (slack_failed.lua)."""
@@ -322,7 +322,7 @@ class Store:
 
     def outbox_entries(self, vid: str, kind: str, count: int) -> Any:
         """The first ``count`` entries of a conversation's outbox."""
-        return self.redis.lrange(f"{self.keys.conv(vid)}:to_{kind}", 0, count - 1)
+        return self.redis.lrange(self.keys.outbox(vid, kind), 0, count - 1)
 
     def thread_context_posted(self, vid: str) -> Any:
         return self.redis.hdel(self.keys.conv(vid), "slack_context")
@@ -402,7 +402,7 @@ class Store:
         round trip (sync client): what a worker's job reads first."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.conv(vid))
-        pipe.lrange(f"{self.keys.conv(vid)}:to_{kind}", 0, count - 1)
+        pipe.lrange(self.keys.outbox(vid, kind), 0, count - 1)
         conv, entries = pipe.execute()
         return conv, entries
 
@@ -421,7 +421,7 @@ class Store:
 
     def outbox_head(self, vid: str, kind: str) -> Any:
         """The next entry of a conversation's outbox (``slack``, ``twilio``, ``bot``), or None."""
-        return self.redis.lindex(f"{self.keys.conv(vid)}:to_{kind}", 0)
+        return self.redis.lindex(self.keys.outbox(vid, kind), 0)
 
     def thread_conversation(self, channel: str, thread_ts: str) -> Any:
         """The conversation whose card is the parent of this Slack thread, or None."""
