@@ -28,7 +28,7 @@ import aiohttp
 import redis
 from rq import Queue
 
-from bench import e2e, report
+from bench import e2e, floor, report
 from bench import routing as routing_bench
 from bench.load import CUSTOMERS, PATH
 from bench.processes import Server, StartupFailed, gateway_env, spawn, wait_ready
@@ -209,6 +209,25 @@ def run_e2e(cfg: Config, summary: dict[str, Any]) -> list[dict[str, Any]]:
     return runs
 
 
+def floor_budget(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Slack SDK and fake's own cost per post, and what it leaves the workers at half the
+    max (``bench/floor.py``), from this run's figures."""
+    half = summary["e2e"][0]
+    met = [r for r in summary["e2e"][1:] if e2e.meets_goal(r)]  # each message its own post
+    light = max(met, key=lambda r: r["rate"]) if met else summary["e2e"][1]
+    measured = floor.measure()
+    gateway_us = statistics.median(r["gateway"]["server_cpu_us_per_request"]
+                                   for r in summary["rounds"])
+    inbound_us = {"gateway": gateway_us,
+                  "routing Redis": summary["redis_per_message"]["routing"]["cpu_us"],
+                  "load generator": half["cpu_us_per_message"]["load generator"]}
+    calls = sum(light["calls"].values())
+    delivered = light["customer"]["delivered"] + light["agent"]["delivered"]
+    workers = (light["cpu_us_per_message"]["workers"] * delivered / calls) if calls else None
+    return measured, floor.budget(measured, half["rate"], CUSTOMERS, inbound_us,
+                                  workers and (light["rate"], workers))
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     # Raise at once, not when asyncio.run's own handler would (at the next await): a terminal's
     # Ctrl-C also stops the Redis servers, which share our process group, and the bench must
@@ -235,11 +254,14 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.e2e_seconds:
         try:
             summary["e2e"] = run_e2e(cfg, summary)
+            for result in summary["e2e"]:
+                print(e2e.render(result, f" {result['label']}"))
+            print(e2e.render_goal(summary["e2e"]))
+            measured, budget = floor_budget(summary)
         except KeyboardInterrupt:
             sys.exit("bench: interrupted; servers stopped")
-        for result in summary["e2e"]:
-            print(e2e.render(result, f" {result['label']}"))
-        print(e2e.render_goal(summary["e2e"]))
+        summary["floor"] = {"measured": measured, "budget": budget}
+        print(floor.render(measured, budget))
     summary["run"]["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
     print(f"machine load average (1/5/15 min): {summary['run']['load_average']} at the start, "
           f"{summary['run']['load_average_end']} at the end (2 CPUs; above ~2 other work "

@@ -209,6 +209,7 @@ async def drive(rate: float, seconds: float, gw: Server, slack_port: int, routin
             return {name: sum(cpu_seconds(p) for p in group) for name, group in pids.items()
                     } | {"load generator": time.process_time()}
 
+        calls_before = (await stamps(slack_port))["calls"]
         budget = cpu_now()
         meters = {"routing": Meter(sync), "rq": Meter(rq)}
         for meter in meters.values():
@@ -281,6 +282,8 @@ async def drive(rate: float, seconds: float, gw: Server, slack_port: int, routin
                                for name, used in budget.items()},
         "offered_for_s": round(offered_for, 2), "customer": customer, "agent": agent,
         "rq_queue_max": max(queue_lengths, default=0),
+        # Provider calls that carried measured messages (a post may coalesce several).
+        "calls": {kind: got["calls"][kind] - calls_before[kind] for kind in calls_before},
         "worker_cpu_percent": [round(100 * c / (drained_at - wall_start), 0)
                                for c in worker_cpu],
         "gateway_cpu_percent": round(100 * gw_cpu / offered_for, 0),
@@ -358,12 +361,14 @@ def render(r: dict[str, Any], label: str = "") -> str:
                 f"{_ms(e['p50'])}, p99 {_ms(e['p99'])}\n"
                 f"      = webhook answered (p50 {_ms(h['p50'])}, p99 {_ms(h['p99'])}) + queue "
                 f"and worker (p50 {_ms(a['p50'])}, p99 {_ms(a['p99'])})")
+    posts = r["calls"]["slack"]
     return "\n".join([
         f"end-to-end{label}, {r['workers']} RQ workers: customers at {r['rate']:.0f} msg/s and "
         f"agents at {r['agent_rate']:.0f} replies/s, open-loop for {r['seconds']:g} s",
         line("customer webhook -> Slack post", r["customer"]),
         line("agent event -> Twilio send    ", r["agent"]),
-        f"  relayed to Slack at {r['customer']['delivered_per_s']}/s; RQ queue up to "
+        f"  relayed to Slack at {r['customer']['delivered_per_s']}/s in {posts} posts "
+        f"({r['customer']['delivered'] / max(posts, 1):.1f} messages per post); RQ queue up to "
         f"{r['rq_queue_max']} jobs; CPU: gateway {r['gateway_cpu_percent']:.0f}%, workers "
         + ", ".join(f"{c:.0f}%" for c in r["worker_cpu_percent"]),
         f"  Redis round trips per delivered message (webhooks, RQ and jobs): "

@@ -5,8 +5,8 @@ when each bench message reaches them.
 
 Every ``chat.postMessage`` and ``Messages.json`` whose text carries a bench reference
 (``ref<number>x``) is stamped with ``time.time()`` on arrival, before the fake handles it
-(each reference of a post that coalesces several customer messages); ``GET /bench/stamps``
-on the Slack port returns them all.
+(each reference of a post that coalesces several customer messages), and the calls that carry
+any are counted; ``GET /bench/stamps`` on the Slack port returns them all.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from gateway.sandbox.fake_twilio import FakeTwilio
 REF = re.compile(r"ref(\d+)x")
 
 
-def stamping(stamps: dict[str, float], *, form_field: str) -> web.middleware:
+def stamping(stamps: dict[str, float], calls: dict[str, int], kind: str, *,
+             form_field: str) -> web.middleware:
     @web.middleware
     async def stamp(request: web.Request, handler: web.Handler) -> web.StreamResponse:
         if request.method == "POST":
@@ -35,8 +36,10 @@ def stamping(stamps: dict[str, float], *, form_field: str) -> web.middleware:
             else:
                 text = (await request.post()).get(form_field)
             if isinstance(text, str):  # a coalesced post carries several messages
-                for found in REF.finditer(text):
-                    stamps.setdefault(found[1], at)
+                found = REF.findall(text)
+                for ref in found:
+                    stamps.setdefault(ref, at)
+                calls[kind] += bool(found)
         return await handler(request)
 
     return stamp
@@ -46,20 +49,24 @@ def main(argv: list[str]) -> None:
     slack_port, twilio_port, sid, token, slack_token = argv
     slack_stamps: dict[str, float] = {}
     twilio_stamps: dict[str, float] = {}
+    calls = {"slack": 0, "twilio": 0}  # provider calls that carried bench messages
     slack = FakeSlack(slack_token)
     twilio = FakeTwilio(sid, token)
-    slack_app = web.Application(middlewares=[stamping(slack_stamps, form_field="text")])
+    slack_app = web.Application(middlewares=[stamping(slack_stamps, calls, "slack",
+                                                            form_field="text")])
     slack_app.add_subapp("/api", slack.app())
 
     async def stamps(_: web.Request) -> web.Response:
-        return web.json_response({"slack": slack_stamps, "twilio": twilio_stamps})
+        return web.json_response({"slack": slack_stamps, "twilio": twilio_stamps,
+                                  "calls": calls})
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
     slack_app.router.add_get("/bench/stamps", stamps)
     slack_app.router.add_get("/healthz", health)
-    twilio_app = web.Application(middlewares=[stamping(twilio_stamps, form_field="Body")])
+    twilio_app = web.Application(middlewares=[stamping(twilio_stamps, calls, "twilio",
+                                                             form_field="Body")])
     for route in twilio.app().router.routes():  # the fake's routes, behind the stamp
         twilio_app.router.add_route(route.method, route.resource.canonical, route.handler)
 

@@ -1,0 +1,149 @@
+"""What the end-to-end goal at half the inbound maximum needs, against what this machine can
+give: the floor under any relay design.
+
+Issue 11 asks for customer -> Slack p99 under 50 ms at half the gateway's maximum inbound
+rate. Within that time a post can carry only the messages of one conversation that arrived in
+the last 50 ms, so the rate sets a minimum number of ``chat.postMessage`` calls per second.
+Each call costs CPU that no Relay Desk change removes, because the issue fixes how Slack is
+reached (the official SDK) and the bench runs the Slack stand-in on the same two cores. This
+module measures that cost alone: the workers' Slack client (``KeepAliveWebClient``), in as many
+processes and threads as the bench's workers, posting to the bench's fake as fast as it
+answers, with nothing else running. ``bench.__main__`` adds the gateway's, Redis's and the load
+generator's measured cost per message, and prints what is left per post for the workers' own
+work (queue, routing reads, bookkeeping).
+
+Run alone as ``python -m bench.floor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench.e2e import GOAL_MS, SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN, WORKERS, cpu_seconds
+from bench.processes import ROOT, Server, wait_ready
+from channels.slack.client import KeepAliveWebClient
+from gateway.redis_launcher import free_port
+from workers.main import DEFAULT_THREADS
+
+CHANNEL, THREAD = "C0BENCHFLOOR", "1700000000.000100"
+
+
+def posts_needed(rate: float, customers: int, goal_ms: float = GOAL_MS) -> float:
+    """Fewest posts per second that deliver every message within ``goal_ms`` when ``rate``
+    messages per second arrive round-robin over ``customers`` conversations (as the bench
+    sends them): one message per conversation every ``customers / rate`` s, so a post can carry
+    at most ``1 + floor(goal / gap)`` of them."""
+    gap_ms = 1000 * customers / rate
+    return rate / (1 + math.floor(goal_ms / gap_ms))
+
+
+def _poster(url: str, threads: int, seconds: float, out: Any) -> None:
+    client = KeepAliveWebClient(token=SLACK_TOKEN, base_url=url)
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def post(i: int) -> None:
+        while time.monotonic() < stop:
+            client.chat_postMessage(channel=CHANNEL, thread_ts=THREAD,
+                                    text=f"a customer's message ref{i}x")
+            counts[i] += 1
+
+    started = os.times()
+    pool = [threading.Thread(target=post, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    ended = os.times()
+    out.put((sum(counts), ended.user - started.user + ended.system - started.system))
+
+
+def measure(seconds: float = 4.0, processes: int = WORKERS,
+            threads: int = DEFAULT_THREADS) -> dict[str, Any]:
+    """Posts per second and CPU per post (client, fake) of the Slack SDK against the fake."""
+    with ExitStack() as stack:
+        slack_port, twilio_port = free_port(), free_port()
+        log_path = Path(os.devnull)
+        log = stack.enter_context(log_path.open("wb"))
+        fakes = subprocess.Popen(
+            [sys.executable, "-m", "bench.fakes", str(slack_port), str(twilio_port), TWILIO_SID,
+             TWILIO_TOKEN, SLACK_TOKEN], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        stack.callback(lambda: (fakes.terminate(), fakes.wait()))
+        asyncio.run(wait_ready(Server("fakes", slack_port, fakes, log_path, log)))
+        results: Any = multiprocessing.get_context("spawn").Queue()
+        url = f"http://127.0.0.1:{slack_port}/api/"
+        fake_cpu = cpu_seconds(fakes.pid)
+        pool = [multiprocessing.get_context("spawn").Process(
+            target=_poster, args=(url, threads, seconds, results)) for _ in range(processes)]
+        for process in pool:
+            process.start()
+        done = [results.get(timeout=seconds + 60) for _ in pool]
+        for process in pool:
+            process.join()
+        fake_cpu = cpu_seconds(fakes.pid) - fake_cpu
+    posts = sum(n for n, _ in done)
+    client_cpu = sum(c for _, c in done)
+    return {"processes": processes, "threads": threads, "seconds": seconds,
+            "posts_per_s": round(posts / seconds, 1),
+            "client_us_per_post": round(1e6 * client_cpu / max(posts, 1), 1),
+            "fake_us_per_post": round(1e6 * fake_cpu / max(posts, 1), 1)}
+
+
+def budget(floor: dict[str, Any], rate: float, customers: int, inbound_us: dict[str, float],
+           workers_now: tuple[float, float] | None) -> dict[str, Any]:
+    """What is left per post for the workers' own work at half the max rate, if the machine
+    ran at 100 % (where a queue already grows without bound: a generous bound).
+
+    ``inbound_us``: the webhook's cost per message that any design pays (the gateway's and
+    its Redis script's, from the wrk part of the same run; the load generator's, from the
+    half-maximum run). ``workers_now``: a rate of the same run that met the goal, and the
+    workers' CPU per provider call there (each message its own job), for comparison."""
+    posts = posts_needed(rate, customers)
+    per_post = floor["client_us_per_post"] + floor["fake_us_per_post"]
+    cores = os.cpu_count() or 1
+    inbound = sum(inbound_us.values())
+    used = (rate * inbound + posts * per_post) / 1e6
+    left_us = max(0.0, (cores - used) * 1e6 / posts)
+    return {"rate": rate, "customers": customers, "posts_needed": round(posts),
+            "per_post_us": round(per_post, 1), "inbound_us": inbound_us,
+            "cores_used": round(used, 2), "cores": cores, "left_us_per_post": round(left_us),
+            "workers_now": workers_now}
+
+
+def render(floor: dict[str, Any], b: dict[str, Any]) -> str:
+    gap = 1000 * b["customers"] / b["rate"]
+    inbound = " + ".join(f"{name} {us:.0f}" for name, us in b["inbound_us"].items())
+    lines = [
+        "what the end-to-end goal at half the max needs on this machine (bench/floor.py):",
+        f"  {b['rate']:,.0f} msg/s over {b['customers']} customers is one message per "
+        f"conversation every {gap:.1f} ms: to deliver each within {GOAL_MS:.0f} ms a post "
+        f"carries at most {1 + math.floor(GOAL_MS / gap)}, so at least "
+        f"{b['posts_needed']:,} posts/s",
+        f"  the workers' Slack client and the Slack fake alone ({floor['processes']} processes x "
+        f"{floor['threads']} threads, as the workers; nothing else running): "
+        f"{floor['posts_per_s']:,.0f} posts/s, {b['per_post_us']:.0f} µs of CPU per post "
+        f"(client {floor['client_us_per_post']:.0f}, fake {floor['fake_us_per_post']:.0f})",
+        f"  webhooks ({inbound} µs per message, measured above) and posts together take "
+        f"{b['cores_used']:.2f} of {b['cores']} cores, leaving {b['left_us_per_post']:,} µs of "
+        "CPU per post for everything else the workers do, at 100 % CPU",
+    ]
+    if b.get("workers_now"):
+        rate, spent = b["workers_now"]
+        lines.append(f"  against {spent:,.0f} µs per provider call the workers spend today at "
+                     f"{rate:,.0f} msg/s, where the goal held (measured above)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(measure())
