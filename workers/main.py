@@ -63,6 +63,7 @@ class Worker(SimpleWorker):
     max_connection_wait_time = 2.0  # RQ's default backs off up to 60 s once Redis is back
     HEARTBEAT_EVERY = timedelta(seconds=5)
     SUSPENSION_CHECK_EVERY = 1.0
+    PUBSUB_STOP_WAIT = 1.0  # seconds a stopping worker waits for its pubsub thread
     _written_state: str | None = None
     _suspension_checked: float | None = None
 
@@ -105,6 +106,21 @@ class Worker(SimpleWorker):
         super().increment_failed_job_count(pipeline)
         if pipeline is not None:
             self.set_state(WorkerStatus.IDLE, pipeline)
+
+    def unsubscribe(self) -> None:
+        """Leave the worker's command channel without waiting out RQ's pubsub thread. RQ
+        unsubscribes and only then tells the thread to stop, and waits for it without a bound
+        (redis-py 8): a thread that reads the unsubscription first goes back to wait up to its
+        60 s sleep for a subscription that never comes, and the worker's stop (every burst
+        worker's end, a warm shutdown) waited with it. The thread is told first, so it ends on
+        the unsubscription's answer, and is waited for ``PUBSUB_STOP_WAIT`` at most."""
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        thread._running.clear()  # redis-py's run flag, which its stop() clears too late here
+        self.pubsub.unsubscribe()
+        thread.join(timeout=self.PUBSUB_STOP_WAIT)
+        self.pubsub.close()
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         job.ended_at = rq_now()

@@ -76,6 +76,29 @@ def test_rq_shows_the_worker_idle_once_a_job_has_succeeded_or_failed(
     worker.register_death()
 
 
+def test_a_worker_stops_without_waiting_out_its_pubsub_thread(rq_redis: redis.Redis) -> None:
+    """RQ's pubsub thread sleeps up to 60 s for a subscription once it has read the
+    unsubscription; the worker's stop must not wait that out (every burst worker stops so)."""
+    worker = ThreadWorker([Queue("q", connection=rq_redis)], connection=rq_redis)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()  # the thread reads the answer before it is told to stop
+    deadline = time.monotonic() + 5
+    while worker.pubsub.subscribed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not worker.pubsub.subscribed
+    started = time.monotonic()
+    worker.unsubscribe()
+    assert time.monotonic() - started < 10  # RQ's own stop waits 60 s here
+
+
+def test_burst_workers_on_an_empty_queue_each_stop_at_once(rq_redis: redis.Redis) -> None:
+    queue = Queue("q", connection=rq_redis)
+    started = time.monotonic()
+    for _ in range(20):  # RQ's own stop sometimes waited 60 s for the pubsub thread
+        ThreadWorker([queue], connection=rq_redis).work(burst=True, logging_level="WARNING")
+    assert time.monotonic() - started < 30
+
+
 def test_the_heartbeat_is_one_round_trip_and_skipped_only_while_fresh(
         rq_redis: redis.Redis) -> None:
     worker = ThreadWorker([Queue("q", connection=rq_redis)], connection=rq_redis)
