@@ -52,7 +52,7 @@ class Worker(SimpleWorker):
       three times, while the worker key lives ``worker_ttl`` (minutes);
     - a state already written is not written again (``idle`` after a job, then ``idle`` again
       before the next dequeue), and ``idle`` after a job goes in the transaction that records
-      the job's success or failure (RQ writes it alone right after);
+      the job's success (RQ writes it alone right after; a failure, rare, still does so);
     - a job that has returned is not beaten again before its success is recorded (RQ does so
       for success callbacks, which these jobs do not have); that is one write per job less;
     - whether ``rq suspend`` was run is checked at most once per ``SUSPENSION_CHECK_EVERY``
@@ -102,10 +102,13 @@ class Worker(SimpleWorker):
         if pipeline is not None:  # the success's own transaction: idle with it
             self.set_state(WorkerStatus.IDLE, pipeline)
 
-    def increment_failed_job_count(self, pipeline: Pipeline | None = None) -> None:
-        super().increment_failed_job_count(pipeline)
-        if pipeline is not None:
-            self.set_state(WorkerStatus.IDLE, pipeline)
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any,
+                           execution: Any) -> None:
+        try:
+            super().handle_job_success(job, queue, started_job_registry, execution)
+        except BaseException:
+            self._written_state = None  # idle went with a transaction that did not land
+            raise
 
     def unsubscribe(self) -> None:
         """Leave the worker's command channel without waiting out RQ's pubsub thread. RQ
@@ -120,7 +123,16 @@ class Worker(SimpleWorker):
         thread._running.clear()  # redis-py's run flag, which its stop() clears too late here
         self.pubsub.unsubscribe()
         thread.join(timeout=self.PUBSUB_STOP_WAIT)
-        self.pubsub.close()
+        if not thread.is_alive():  # else it may still be reading: it closes the pubsub itself
+            self.pubsub.close()
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:  # RQ unsubscribes last: if Redis failed before, its thread still must end
+            thread = self.pubsub_thread
+            if thread is not None:
+                thread._running.clear()
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         job.ended_at = rq_now()

@@ -76,6 +76,45 @@ def test_rq_shows_the_worker_idle_once_a_job_has_succeeded_or_failed(
     worker.register_death()
 
 
+def test_rq_shows_the_worker_idle_when_recording_a_success_failed(
+        rq_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The success's transaction (which carried ``idle``) does not land: RQ records a failure
+    instead, and ``idle`` is still written."""
+    queue = Queue("q", connection=rq_redis)
+    worker = ThreadWorker([queue], connection=rq_redis)
+    worker.register_birth()
+    calls = []
+
+    def broken_once(*args: object) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise redis.ConnectionError("lost while recording the success")
+
+    monkeypatch.setattr(worker, "increment_total_working_time", broken_once)
+    job = queue.enqueue("builtins.len", "ab")
+    worker.execute_job(job, queue)
+    assert job.get_status(refresh=True) == "failed"
+    assert rq_redis.hget(worker.key, "state") == b"idle"
+    worker.register_death()
+
+
+def test_a_worker_whose_redis_fails_at_teardown_still_stops_its_pubsub_thread(
+        rq_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = ThreadWorker([Queue("q", connection=rq_redis)], connection=rq_redis)
+    worker.register_birth()
+    worker.subscribe()
+
+    def gone() -> None:
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(worker, "register_death", gone)
+    with pytest.raises(redis.ConnectionError):
+        worker.teardown()  # RQ would unsubscribe after this: never, here
+    worker.pubsub.unsubscribe()  # its answer wakes the thread, which must now end
+    worker.pubsub_thread.join(timeout=10)
+    assert not worker.pubsub_thread.is_alive()
+
+
 def test_a_worker_stops_without_waiting_out_its_pubsub_thread(rq_redis: redis.Redis) -> None:
     """RQ's pubsub thread sleeps up to 60 s for a subscription once it has read the
     unsubscription; the worker's stop must not wait that out (every burst worker stops so)."""
