@@ -1,11 +1,12 @@
 """What the end-to-end goal at half the inbound maximum needs, against what this machine can
-give: the floor under any relay design.
+give: the floor under the workers' own work, whatever its design.
 
 Issue 11 asks for customer -> Slack p99 under 50 ms at half the gateway's maximum inbound
 rate. Within that time a post can carry only the messages of one conversation that arrived in
 the last 50 ms, so the rate sets a minimum number of ``chat.postMessage`` calls per second.
-Each call costs CPU that no Relay Desk change removes, because the issue fixes how Slack is
-reached (the official SDK) and the bench runs the Slack stand-in on the same two cores. This
+Each call costs CPU that no change to the workers' own work removes: the issue fixes how Slack
+is reached (the official SDK; here the workers' synchronous client) and the bench runs the
+Slack stand-in on the same two cores; the webhooks' cost is the gateway's as it is. This
 module measures that cost alone: the workers' Slack client (``KeepAliveWebClient``), in as many
 processes and threads as the bench's workers, posting to the bench's fake as fast as it
 answers, with nothing else running. ``bench.__main__`` adds the gateway's, Redis's and the load
@@ -36,8 +37,10 @@ from gateway.redis_launcher import free_port
 from workers.main import DEFAULT_THREADS
 
 CHANNEL, THREAD = "C0BENCHFLOOR", "1700000000.000100"
+START_AFTER = 3.0  # seconds for the posting processes to start (spawn) before they post
 STAND_IN = "load generator"  # the one ``inbound_us`` entry that stands in for the customers
-#: A busy share of the cores at which queues still stay short enough for a p99 to hold.
+#: A busy share of the cores at which queues stay short enough for a p99 to hold: an assumption
+#: (the goal held once at about 94 % in the end-to-end runs, and missed there as often).
 BUSY = 0.8
 
 
@@ -50,13 +53,16 @@ def posts_needed(rate: float, customers: int, goal_ms: float = GOAL_MS) -> float
     return rate / (1 + math.floor(goal_ms / gap_ms))
 
 
-def _poster(url: str, threads: int, seconds: float, out: Any) -> None:
+def _poster(url: str, threads: int, start_at: float, seconds: float, out: Any) -> None:
+    """One process's posting threads, from ``start_at`` to ``start_at + seconds`` (wall clock,
+    the same window for every process: one that starts late posts less, never more)."""
     client = KeepAliveWebClient(token=SLACK_TOKEN, base_url=url)
     counts = [0] * threads
-    stop = time.monotonic() + seconds
+    stop = start_at + seconds
+    time.sleep(max(0.0, start_at - time.time()))
 
     def post(i: int) -> None:
-        while time.monotonic() < stop:
+        while time.time() < stop:
             client.chat_postMessage(channel=CHANNEL, thread_ts=THREAD,
                                     text=f"a customer's message ref{i}x")
             counts[i] += 1
@@ -87,8 +93,10 @@ def measure(seconds: float = 4.0, processes: int = WORKERS,
         results: Any = multiprocessing.get_context("spawn").Queue()
         url = f"http://127.0.0.1:{slack_port}/api/"
         fake_cpu = cpu_seconds(fakes.pid)
+        start_at = time.time() + START_AFTER
         pool = [multiprocessing.get_context("spawn").Process(
-            target=_poster, args=(url, threads, seconds, results)) for _ in range(processes)]
+            target=_poster, args=(url, threads, start_at, seconds, results))
+            for _ in range(processes)]
         for process in pool:
             process.start()
         done = [results.get(timeout=seconds + 60) for _ in pool]
@@ -104,14 +112,15 @@ def measure(seconds: float = 4.0, processes: int = WORKERS,
 
 
 def budget(floor: dict[str, Any], rate: float, customers: int, inbound_us: dict[str, float],
-           workers_now: tuple[float, float] | None) -> dict[str, Any]:
+           workers_now: tuple[float, bool, float] | None) -> dict[str, Any]:
     """What is left per post for the workers' own work at half the max rate, with the cores
     100 % busy (where a queue grows without bound) and ``BUSY`` busy.
 
     ``inbound_us``: the webhook's cost per message that any design pays (the gateway's and
     its Redis script's, from the wrk part of the same run; the load generator's, from the
-    half-maximum run). ``workers_now``: a rate of the same run that met the goal, and the
-    workers' CPU per provider call there (each message its own job), for comparison."""
+    half-maximum run). ``workers_now``: a rate of the same run (the highest that met the
+    goal, else the lightest), whether it met the goal, and what the workers' own work cost
+    per provider call there (each message its own job), for comparison."""
     posts = posts_needed(rate, customers)
     per_post = floor["client_us_per_post"] + floor["fake_us_per_post"]
     cores = os.cpu_count() or 1
@@ -147,14 +156,18 @@ def render(floor: dict[str, Any], b: dict[str, Any]) -> str:
         f"{b['cores_used']:.2f} of {b['cores']} cores; left per post for everything else the "
         "workers do: " + ", ".join(f"{us:,} µs with the cores {busy} busy" for busy, us in
                                    b["left_us_per_post"].items())
-        + " (a queue grows without bound at 100 %)",
+        + f" (a queue grows without bound at 100 %; {round(100 * BUSY)}% is an assumed margin "
+        "for short queues)",
         "  were the load generator and the fake on other machines, as the real ones are: "
         f"{b['left_us_per_post_without_stand_ins']:,} µs with the cores {round(100 * BUSY)}% busy",
     ]
     if b.get("workers_now"):
-        rate, spent = b["workers_now"]
-        lines.append(f"  against {spent:,.0f} µs per provider call the workers spend today at "
-                     f"{rate:,.0f} msg/s, where the goal held (measured above)")
+        rate, met, spent = b["workers_now"]
+        lines.append(f"  against {spent:,.0f} µs per provider call that the same work costs "
+                     f"today at {rate:,.0f} msg/s, "
+                     + ("the highest rate where the goal held" if met else "the lightest run")
+                     + " (workers less their Slack client, plus both Redis servers less the "
+                     "webhook's script: measured above)")
     return "\n".join(lines)
 
 
