@@ -40,7 +40,7 @@ CHANNEL, THREAD = "C0BENCHFLOOR", "1700000000.000100"
 START_AFTER = 3.0  # seconds for the posting processes to start (spawn) before they post
 STAND_IN = "load generator"  # the one ``inbound_us`` entry that stands in for the customers
 #: A busy share of the cores at which queues stay short enough for a p99 to hold: an assumption
-#: (the goal held once at about 94 % in the end-to-end runs, and missed there as often).
+#: (at about 94 % busy the end-to-end runs met the goal in some runs and missed it in others).
 BUSY = 0.8
 
 
