@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import redis
+from rq import Queue
 
 from bench.load import CUSTOMERS, PATH, WHATSAPP_SENDER, customer_phones
 from bench.processes import CONFIG, ROOT, Server, spawn, wait_ready
@@ -179,8 +180,9 @@ async def drive(rate: float, seconds: float, gw: Server, slack_port: int, routin
             if len((await stamps(slack_port))["slack"]) >= len(phones):
                 break
             await asyncio.sleep(0.2)
-        while time.monotonic() < deadline and rq.llen(queue_key):  # cards, alerts: all done
-            await asyncio.sleep(0.2)
+        running = Queue(queue_key.removeprefix("rq:queue:"), connection=rq).started_job_registry
+        while time.monotonic() < deadline and (rq.llen(queue_key) or running.count):
+            await asyncio.sleep(0.2)  # cards, alerts: all done, not only taken
         threads = []
         for vid in sync.hvals(keys.open):
             conv = {k.decode(): v.decode()
