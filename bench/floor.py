@@ -40,7 +40,7 @@ CHANNEL, THREAD = "C0BENCHFLOOR", "1700000000.000100"
 START_AFTER = 3.0  # seconds for the posting processes to start (spawn) before they post
 STAND_IN = "load generator"  # the one ``inbound_us`` entry that stands in for the customers
 #: A busy share of the cores at which queues stay short enough for a p99 to hold: an assumption
-#: (at about 94 % busy the end-to-end runs met the goal in some runs and missed it in others).
+#: (at about 93 % busy the end-to-end runs met the goal in some runs and missed it in others).
 BUSY = 0.8
 
 
@@ -116,7 +116,7 @@ def budget(floor: dict[str, Any], rate: float, customers: int, inbound_us: dict[
     """What is left per post for the workers' own work at half the max rate, with the cores
     100 % busy (where a queue grows without bound) and ``BUSY`` busy.
 
-    ``inbound_us``: the webhook's cost per message that any design pays (the gateway's and
+    ``inbound_us``: the webhook's cost per message as the gateway has it (the gateway's and
     its Redis script's, from the wrk part of the same run; the load generator's, from the
     half-maximum run). ``workers_now``: a rate of the same run (the highest that met the
     goal, else the lightest), whether it met the goal, and what the workers' own work cost

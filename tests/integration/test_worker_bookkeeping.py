@@ -65,7 +65,8 @@ def test_a_failing_job_is_still_retried_then_failed(rq_redis: redis.Redis) -> No
 @pytest.mark.parametrize("arg", ["12", "not a number"])
 def test_rq_shows_the_worker_idle_once_a_job_has_succeeded_or_failed(
         rq_redis: redis.Redis, arg: str) -> None:
-    """``idle`` is written with the job's outcome, not after it: it must still be written."""
+    """``idle`` rides the transaction that records a success (a failure's is written after
+    it, as RQ does): either way RQ must show the worker idle."""
     queue = Queue("q", connection=rq_redis)
     worker = ThreadWorker([queue], connection=rq_redis)
     worker.register_birth()
