@@ -317,6 +317,18 @@ async def _ready(servers: list[Server]) -> None:
     await asyncio.gather(*(wait_ready(s) for s in servers))
 
 
+def start_fakes(stack: ExitStack, slack_port: int, twilio_port: int, log_path: Path) -> Server:
+    """The Slack and Twilio stand-ins in their own process (``bench.fakes``), stopped when
+    ``stack`` closes; wait for it with ``wait_ready``."""
+    log = stack.enter_context(log_path.open("wb"))
+    fakes = subprocess.Popen(
+        [sys.executable, "-m", "bench.fakes", str(slack_port), str(twilio_port), TWILIO_SID,
+         TWILIO_TOKEN, SLACK_TOKEN], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    stack.callback(lambda: (fakes.terminate(), fakes.wait()))
+    return Server("fakes", slack_port, fakes, log_path, log)
+
+
 def run(rate: float, seconds: float = 10.0, workers: int = WORKERS) -> dict[str, Any]:
     """One end-to-end run at ``rate`` customer messages per second."""
     with ExitStack() as stack:
@@ -324,12 +336,8 @@ def run(rate: float, seconds: float = 10.0, workers: int = WORKERS) -> dict[str,
         routing = stack.enter_context(EmbeddedRedis(tmp / "routing", appendonly=False))
         rq = stack.enter_context(EmbeddedRedis(tmp / "rq", appendonly=False))
         gw_port, slack_port, twilio_port = free_port(), free_port(), free_port()
-        fakes_log = (tmp / "fakes.log").open("wb")
-        fakes = subprocess.Popen(
-            [sys.executable, "-m", "bench.fakes", str(slack_port), str(twilio_port), TWILIO_SID,
-             TWILIO_TOKEN, SLACK_TOKEN], cwd=ROOT, stdout=fakes_log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        stack.callback(lambda: (fakes.terminate(), fakes.wait(), fakes_log.close()))
+        fake_health = start_fakes(stack, slack_port, twilio_port, tmp / "fakes.log")
+        fakes = fake_health.process
         environment = env(gw_port, routing.url, rq.url, slack_port, twilio_port)
         gateway = spawn("e2e-gateway", ["-m", "gateway", "web"], gw_port, tmp, environment)
         stack.callback(gateway.stop)
@@ -339,7 +347,6 @@ def run(rate: float, seconds: float = 10.0, workers: int = WORKERS) -> dict[str,
                            environment)
             stack.callback(worker.stop)
             procs.append(worker)
-        fake_health = Server("fakes", slack_port, fakes, tmp / "fakes.log", fakes_log)
         asyncio.run(_ready([gateway, fake_health]))
         others = {"routing Redis": routing.process.pid, "RQ Redis": rq.process.pid,
                   "Slack and Twilio fakes": fakes.pid}

@@ -22,16 +22,14 @@ import asyncio
 import math
 import multiprocessing
 import os
-import subprocess
-import sys
 import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import GOAL_MS, SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN, WORKERS, cpu_seconds
-from bench.processes import ROOT, Server, wait_ready
+from bench.e2e import GOAL_MS, SLACK_TOKEN, WORKERS, cpu_seconds, start_fakes
+from bench.processes import wait_ready
 from channels.slack.client import KeepAliveWebClient
 from gateway.redis_launcher import free_port
 from workers.main import DEFAULT_THREADS
@@ -81,20 +79,15 @@ def measure(seconds: float = 4.0, processes: int = WORKERS,
             threads: int = DEFAULT_THREADS) -> dict[str, Any]:
     """Posts per second and CPU per post (client, fake) of the Slack SDK against the fake."""
     with ExitStack() as stack:
-        slack_port, twilio_port = free_port(), free_port()
-        log_path = Path(os.devnull)
-        log = stack.enter_context(log_path.open("wb"))
-        fakes = subprocess.Popen(
-            [sys.executable, "-m", "bench.fakes", str(slack_port), str(twilio_port), TWILIO_SID,
-             TWILIO_TOKEN, SLACK_TOKEN], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        stack.callback(lambda: (fakes.terminate(), fakes.wait()))
-        asyncio.run(wait_ready(Server("fakes", slack_port, fakes, log_path, log)))
-        results: Any = multiprocessing.get_context("spawn").Queue()
+        slack_port = free_port()
+        fakes = start_fakes(stack, slack_port, free_port(), Path(os.devnull))
+        asyncio.run(wait_ready(fakes))
+        spawn = multiprocessing.get_context("spawn")
+        results: Any = spawn.Queue()
         url = f"http://127.0.0.1:{slack_port}/api/"
-        fake_cpu = cpu_seconds(fakes.pid)
+        fake_cpu = cpu_seconds(fakes.process.pid)
         start_at = time.time() + START_AFTER
-        pool = [multiprocessing.get_context("spawn").Process(
+        pool = [spawn.Process(
             target=_poster, args=(url, threads, start_at, seconds, results))
             for _ in range(processes)]
         for process in pool:
@@ -102,7 +95,7 @@ def measure(seconds: float = 4.0, processes: int = WORKERS,
         done = [results.get(timeout=seconds + 60) for _ in pool]
         for process in pool:
             process.join()
-        fake_cpu = cpu_seconds(fakes.pid) - fake_cpu
+        fake_cpu = cpu_seconds(fakes.process.pid) - fake_cpu
     posts = sum(n for n, _ in done)
     client_cpu = sum(c for _, c in done)
     return {"processes": processes, "threads": threads, "seconds": seconds,

@@ -120,7 +120,7 @@ class Worker(SimpleWorker):
         thread = self.pubsub_thread
         if thread is None:
             return
-        thread._running.clear()  # redis-py's run flag, which its stop() clears too late here
+        self._tell_pubsub_thread_to_stop()
         self.pubsub.unsubscribe()
         thread.join(timeout=self.PUBSUB_STOP_WAIT)
         if not thread.is_alive():  # else it may still be reading: it closes the pubsub itself
@@ -130,9 +130,12 @@ class Worker(SimpleWorker):
         try:
             super().teardown()
         finally:  # RQ unsubscribes last: if Redis failed before, its thread still must end
-            thread = self.pubsub_thread
-            if thread is not None:
-                thread._running.clear()
+            self._tell_pubsub_thread_to_stop()
+
+    def _tell_pubsub_thread_to_stop(self) -> None:
+        """It ends at its next wake-up (a message, the unsubscription's answer, its sleep)."""
+        if self.pubsub_thread is not None:
+            self.pubsub_thread._running.clear()  # redis-py's run flag; its stop() also waits
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         job.ended_at = rq_now()
